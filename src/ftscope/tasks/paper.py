@@ -1,0 +1,45 @@
+"""The five tasks of Yang et al. (NAACL 2024), with the settings of the paper's published scripts.
+
+Shot counts per task are those of the paper's evaluate_cross.py; generation gets at most 60 new
+tokens and classification 5.
+"""
+
+from __future__ import annotations
+
+from ftscope.tasks.kinds import Task
+
+SUMMARY = Task(
+    "summary", "generation", ("input",), paper_shots=(0, 1, 2, 4), train_dataset="xsum"
+)
+QUESTION = Task(
+    "question", "generation", ("input", "answer"), paper_shots=(0, 1, 2, 4), train_dataset="socialqa"
+)
+SENTIMENT = Task(
+    "sentiment",
+    "classification",
+    ("input",),
+    labels=("positive", "negative"),
+    max_new_tokens=5,
+    paper_shots=(0, 2, 4, 6),
+    train_dataset="amazon",
+)
+DETECTION = Task(
+    "detection",
+    "classification",
+    ("input_1", "input_2"),
+    labels=("yes", "no"),
+    max_new_tokens=5,
+    paper_shots=(0, 2, 4, 6),
+    train_dataset="paws",
+)
+INFERENCE = Task(
+    "inference",
+    "classification",
+    ("input_1", "input_2"),
+    labels=("entailment", "neutral", "contradiction"),
+    max_new_tokens=5,
+    paper_shots=(0, 3, 5, 7),
+    train_dataset="multinli",
+)
+
+PAPER_TASKS = {t.name: t for t in (SUMMARY, QUESTION, SENTIMENT, DETECTION, INFERENCE)}

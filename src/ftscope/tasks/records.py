@@ -1,0 +1,66 @@
+"""Reading raw records from JSON, JSONL and CSV files, and turning them into Examples."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ftscope.errors import DataError
+from ftscope.tasks.kinds import Task
+from ftscope.types import Example
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """A JSON list, JSONL (one object a line) or CSV with a header row."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path or pass --data-dir")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; it needs one record per example")
+    if path.suffix.lower() == ".csv":
+        return list(csv.DictReader(text.splitlines()))
+    if path.suffix.lower() == ".jsonl":
+        return [_json(path, line, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()]
+    data = _json(path, text, None)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of objects, found {type(data).__name__}")
+    return data
+
+
+def _json(path: Path, text: str, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"line {line}" if line else f"line {e.lineno}"
+        raise DataError(f"{path}:{where}: invalid JSON ({e.msg}); fix the file or convert it to JSONL") from None
+
+
+def to_examples(
+    records: Iterable[Mapping[str, Any]],
+    task: Task,
+    source: str,
+    field_map: Mapping[str, str] | None = None,
+    label_map: Mapping[str, str] | None = None,
+) -> tuple[Example, ...]:
+    """Map each record onto the task's fields (`field_map`: task field → record column)."""
+    field_map = dict(field_map or {})
+    label_map = {str(k): v for k, v in (label_map or {}).items()}
+    needed = (*task.input_fields, "output")
+    examples = []
+    for i, rec in enumerate(records):
+        missing = [f for f in needed if field_map.get(f, f) not in rec]
+        if missing:
+            f = missing[0]
+            raise DataError(
+                f"{source}: item {i} has no field '{field_map.get(f, f)}' needed by task '{task.name}' "
+                f"(it has {sorted(rec)}); map a column onto it, e.g. --map {f}=COLUMN"
+            )
+        fields = {f: str(rec[field_map.get(f, f)]) for f in task.input_fields}
+        target = str(rec[field_map.get("output", "output")])
+        examples.append(Example(str(rec.get("idx", i)), fields, label_map.get(target, target)))
+    if not examples:
+        raise DataError(f"{source}: no examples; the file must hold at least one record")
+    return tuple(examples)

@@ -1,0 +1,86 @@
+"""User datasets without code: a JSON/JSONL/CSV file, a task (a paper task or a new one), a field mapping.
+
+In YAML:
+
+    datasets:
+      - name: tweets
+        task: sentiment            # a paper task, or define one:
+        # task: {name: spam, kind: classification, labels: [spam, ham],
+        #        template: "### Input:\\n{input}\\n### Label:"}
+        test_file: data/tweets.csv
+        fewshot_file: data/tweets_demos.jsonl
+        fields: {input: text, output: label}   # task field: column in the file
+        labels: {"1": positive, "0": negative} # raw value: label
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ftscope.errors import ConfigError
+from ftscope.tasks.catalogue import DatasetEntry
+from ftscope.tasks.kinds import Task
+
+
+class UserTaskSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["classification", "generation"]
+    template: str
+    labels: list[str] = []
+    max_new_tokens: int | None = None
+
+
+class UserDatasetSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    task: str | UserTaskSpec
+    test_file: str | None = None
+    train_file: str | None = None
+    fewshot_file: str | None = None
+    fields: dict[str, str] = {}
+    labels: dict[str, str] = {}
+
+
+def user_task(spec: UserTaskSpec) -> Task:
+    fields = tuple(dict.fromkeys(re.findall(r"{(\w+)}", spec.template)))
+    if spec.kind == "classification" and len(spec.labels) < 2:
+        raise ConfigError(f"task '{spec.name}': labels: a classification task needs at least two labels")
+    default_tokens = 5 if spec.kind == "classification" else 60
+    return Task(spec.name, spec.kind, fields, labels=tuple(spec.labels),
+                max_new_tokens=spec.max_new_tokens or default_tokens,
+                paper_shots=(0,), templates={"p1": spec.template, "p2": spec.template})
+
+
+def user_entry(spec: UserDatasetSpec, base: Path) -> DatasetEntry:
+    """Paths in a YAML file are relative to that file."""
+    resolve = lambda p: str((base / p) if p and not Path(p).is_absolute() else p) if p else None  # noqa: E731
+    task = spec.task if isinstance(spec.task, str) else spec.task.name
+    return DatasetEntry(spec.name, task, spec.name, test_file=resolve(spec.test_file),
+                        train_file=resolve(spec.train_file), fewshot_file=resolve(spec.fewshot_file),
+                        field_map=spec.fields, label_map=spec.labels)
+
+
+def load_user_datasets(path: str | Path) -> tuple[list[DatasetEntry], dict[str, Task]]:
+    """Read `datasets:` from a YAML file; errors name the file and the offending field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    entries, tasks = [], {}
+    for i, item in enumerate(raw.get("datasets", [])):
+        try:
+            spec = UserDatasetSpec.model_validate(item)
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(f"{path}: datasets[{i}].{loc}: {err['msg']}") from None
+        if isinstance(spec.task, UserTaskSpec):
+            tasks[spec.task.name] = user_task(spec.task)
+        entries.append(user_entry(spec, path.parent))
+    return entries, tasks
