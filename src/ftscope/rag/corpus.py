@@ -80,6 +80,24 @@ def load_corpus(path: str | Path, chunking: Chunking = Chunking()) -> Corpus:
     return corpus
 
 
+def load_questions(path: str | Path) -> tuple[list[RagQuestion], int]:
+    """Questions for a document corpus from JSONL: {"id", "question", "answers": [...], "gold_passage_id"?}.
+
+    Returns the questions and how many were skipped for having no gold answer.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: questions file not found; give a .jsonl file, one question per line")
+    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
+    questions = []
+    for n, line in lines:
+        row = _json_line(line, path, n)
+        question = _squad_question(row, row.get("gold_passage_id"), path, f"line {n}")
+        questions.extend([question] if question else [])
+    skipped = len(lines) - len(questions)
+    return questions, skipped
+
+
 def load_squad(path: Path) -> Corpus:
     data = _field(_read_json(path), "data", path, "top level")
     passages: list[Passage] = []
@@ -98,14 +116,20 @@ def load_squad(path: Path) -> Corpus:
     return Corpus(path.stem, tuple(passages), tuple(questions), skipped)
 
 
-def _squad_question(qa: Any, passage_id: str, path: Path, where: str) -> RagQuestion | None:
+def _squad_question(qa: Any, passage_id: str | None, path: Path, where: str) -> RagQuestion | None:
     """None for a question without any non-empty gold answer: it cannot be scored, so it is skipped."""
-    answers = tuple(
-        a["text"].strip() for a in qa.get("answers", []) if isinstance(a, dict) and str(a.get("text", "")).strip()
-    )
-    if not answers:
-        return None
-    return RagQuestion(str(_field(qa, "id", path, where)), _field(qa, "question", path, where), answers, passage_id)
+    qid, text = str(_field(qa, "id", path, where)), _field(qa, "question", path, where)
+    # SQuAD answers are {"text", "answer_start"}; a questions JSONL may give plain strings.
+    golds = (a.get("text", "") if isinstance(a, dict) else a for a in qa.get("answers") or [])
+    answers = tuple(g.strip() for g in golds if isinstance(g, str) and g.strip())
+    return RagQuestion(qid, text, answers, passage_id) if answers else None
+
+
+def _json_line(line: str, path: Path, n: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
 
 
 def _read_json(path: Path) -> Any:
@@ -117,5 +141,5 @@ def _read_json(path: Path) -> Any:
 
 def _field(obj: Any, key: str, path: Path, where: str) -> Any:
     if not isinstance(obj, dict) or key not in obj:
-        raise DataError(f"{path}: {where}: missing field '{key}'; the file must follow the SQuAD v1.1 format")
+        raise DataError(f"{path}: {where}: missing field '{key}'; add it (layout: SQuAD v1.1)")
     return obj[key]

@@ -1,0 +1,14 @@
+"""Loading models and the LanguageModel implementation (KV-prefix reuse lives here)."""
+
+from ftscope.models.loading import LoadedModel, LoadOptions, load_model, resolve_model_path
+from ftscope.models.registry import BUILTIN_MODELS, DEFAULT_MODEL
+
+__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "LoadOptions", "LoadedModel", "language_model", "load_model",
+           "resolve_model_path"]
+
+
+def language_model(loaded: LoadedModel, batch_tokens: int = 4096, max_rows: int = 32):
+    """The fast scorer/generator over a loaded model (imported lazily: it needs torch)."""
+    from ftscope.models.lm import HFLanguageModel
+
+    return HFLanguageModel(loaded.model, loaded.tokenizer, batch_tokens, max_rows)

@@ -1,0 +1,70 @@
+"""Convert a GGUF file once into a cached safetensors folder.
+
+transformers de-quantizes GGUF to float on every load (~20 s for SmolLM2); a saved safetensors copy
+loads in about a second. The entry is keyed by the GGUF's content hash, written to a temporary
+folder and renamed into place, so a crash mid-conversion leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ftscope.errors import ModelError
+from ftscope.paths import cache_root
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(path: Path) -> str:
+    """The content hash, memoised by (path, size, mtime) so a warm load skips re-hashing 100 MB."""
+    stat = path.stat()
+    memo = cache_root() / "gguf-hash" / hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    if memo.is_file():
+        return memo.read_text().strip()
+    digest = file_sha256(path)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(digest)
+    return digest
+
+
+def converted_dir(gguf: str | Path) -> Path:
+    """The cached safetensors folder for `gguf`, converting it first if needed."""
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise ModelError(f"{gguf}: GGUF file not found")
+    target = cache_root() / "models" / _fingerprint(gguf)[:32]
+    if (target / "config.json").is_file():
+        return target
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _convert(gguf, tmp)
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first; its copy is as good as ours
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    # The weights are already de-quantized to float; drop the GGUF marker that blocks saving.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    (out / "ftscope_source.json").write_text(json.dumps({"gguf": str(gguf), "sha256": _fingerprint(gguf)}))

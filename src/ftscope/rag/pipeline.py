@@ -1,0 +1,126 @@
+"""The RAG evaluation: question -> top-k passages -> prompt -> answer -> scores, written to a folder.
+
+This is the Barnett et al. setting: the same retrieval for every model, so a drop in answer quality
+after fine-tuning is the model's, not the retriever's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ftscope.errors import ConfigError, DataError
+from ftscope.rag import RETRIEVERS
+from ftscope.rag.corpus import Corpus, load_corpus, load_questions
+from ftscope.rag.documents import Chunking
+from ftscope.rag.judge import DEFAULT_JUDGE_TEMPLATE, JUDGE_FIELDS, judge_answers
+from ftscope.rag.prompting import DEFAULT_TEMPLATE, CountTokens, check_template, generate_all, whitespace_tokens
+from ftscope.rag.scoring import aggregate, score_question
+from ftscope.results import write_json, write_jsonl
+from ftscope.types import LanguageModel
+
+
+@dataclass(frozen=True)
+class RagSpec:
+    """One RAG evaluation cell. `corpus` is a SQuAD-format .json, a .jsonl or a folder of documents;
+    a document corpus needs `questions` (JSONL: id, question, answers, gold_passage_id optional)."""
+
+    corpus: str
+    retriever: str = "bm25"
+    k: int = 3
+    limit: int | None = None
+    max_new_tokens: int = 32
+    template: str = DEFAULT_TEMPLATE
+    chunking: str = "paragraph"
+    chunk_size: int = 200
+    chunk_overlap: int = 50
+    passage_budget: int = 256  # tokens per passage, by `count_tokens`, before it is cut
+    seed: int = 0
+    questions: str | None = None
+    embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
+    judge_template: str = DEFAULT_JUDGE_TEMPLATE
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.retriever not in RETRIEVERS:
+            raise ConfigError(f"rag: retriever: '{self.retriever}' is not one of {', '.join(RETRIEVERS)}")
+        for name in ("k", "max_new_tokens", "passage_budget"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"rag: {name}: {getattr(self, name)} must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"rag: limit: {self.limit} must be at least 1, or None for every question")
+        check_template(self.template, ("context", "question"), "template")
+        check_template(self.judge_template, JUDGE_FIELDS, "judge_template")
+        Chunking(self.chunking, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
+
+
+def load_rag_corpus(spec: RagSpec) -> Corpus:
+    corpus = load_corpus(spec.corpus, Chunking(spec.chunking, spec.chunk_size, spec.chunk_overlap))  # type: ignore[arg-type]
+    if spec.questions:
+        questions, skipped = load_questions(spec.questions)
+        corpus = replace(corpus, questions=tuple(questions), skipped_no_answer=skipped)
+    if not corpus.questions:
+        raise DataError(
+            f"{spec.questions or spec.corpus}: no questions with a gold answer; give a SQuAD-format file "
+            "or questions= a JSONL file with id, question and answers"
+        )
+    return corpus
+
+
+def run_rag(
+    spec: RagSpec,
+    lm: LanguageModel,
+    out_dir: str | Path,
+    judge: LanguageModel | None = None,
+    count_tokens: CountTokens = whitespace_tokens,
+) -> dict:
+    """Answer every question (up to `limit`) with retrieved context; write predictions.jsonl and
+    metrics.json into `out_dir` and return the metrics: {"rag": {corpus_name: {metric: value, ...}}}."""
+    corpus = load_rag_corpus(spec)
+    questions = corpus.questions[: spec.limit]
+    retriever = RETRIEVERS[spec.retriever].open(corpus, spec.embedding_model, spec.cache)
+    hits = retriever.search([q.question for q in questions], spec.k)
+    passages = [[corpus.passages[i] for i, _ in row] for row in hits]
+    prompts, shown, cut = _prompts(spec, questions, passages, count_tokens)
+    predictions = [_first_line(p) for p in generate_all(lm, prompts, spec.max_new_tokens, ["\n"], "rag answer")]
+    rows = [
+        score_question(q, pred, [p.id for p in ps], texts, spec.k)
+        for q, pred, ps, texts in zip(questions, predictions, passages, shown)
+    ]
+    ratings = _judge(spec, judge, questions, predictions) if judge else None
+    summary = aggregate(rows, ratings, spec.seed) | {"truncated": sum(cut), "skipped_no_answer": corpus.skipped_no_answer}
+    records = [
+        {"id": q.id, "question": q.question, "prediction": pred, "answers": list(q.answers),
+         "retrieved": [p.id for p in ps], "truncated": c, "metrics": row}
+        | ({"judge": ratings[i]} if ratings else {})
+        for i, (q, pred, ps, c, row) in enumerate(zip(questions, predictions, passages, cut, rows))
+    ]  # fmt: skip
+    return _write(Path(out_dir), spec, corpus.name, records, summary)
+
+
+def _prompts(spec, questions, passages, count_tokens):
+    from ftscope.rag.prompting import build_prompt
+
+    built = [
+        build_prompt(spec.template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
+        for q, ps in zip(questions, passages)
+    ]
+    return [b[0] for b in built], [b[1] for b in built], [b[2] for b in built]
+
+
+def _judge(spec, judge, questions, predictions):
+    return judge_answers(judge, spec.judge_template, [q.question for q in questions],
+                         [q.answers for q in questions], predictions)  # fmt: skip
+
+
+def _first_line(reply: str) -> str:
+    # Models may ignore `stop`; the answer is the first line either way, as the template asks.
+    return reply.strip().split("\n", 1)[0].strip()
+
+
+def _write(out_dir: Path, spec: RagSpec, name: str, records: list[dict], summary: dict) -> dict:
+    metrics = {"rag": {name: summary}}
+    write_jsonl(out_dir / "predictions.jsonl", records)
+    write_json(out_dir / "rag_spec.json", asdict(spec))
+    write_json(out_dir / "metrics.json", metrics)  # last: its presence means the run finished
+    return metrics
