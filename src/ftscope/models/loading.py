@@ -56,7 +56,9 @@ def load_model(reference: str | None = None, adapter: str | None = None,
                options: LoadOptions = LoadOptions()) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own progress shows; per-tensor bars are noise
     if options.threads:
         torch.set_num_threads(options.threads)
     path, device = resolve_model_path(reference), pick_device(options.device)

@@ -102,10 +102,3 @@ def mean_and_se(values: Sequence[float], seed: int = 0, n_boot: int = 1000) -> t
     )
     return float(x.mean()), float(means.std(ddof=1))
 
-
-def summarize(rows: Sequence[dict[str, float]], seed: int = 0) -> dict[str, float]:
-    """{metric: mean, metric_se: bootstrap SE} over the metric names the rows share."""
-    out: dict[str, float] = {}
-    for name in rows[0] if rows else ():
-        out[name], out[f"{name}_se"] = mean_and_se([r[name] for r in rows], seed)
-    return out

@@ -11,10 +11,18 @@ from pathlib import Path
 
 from ftscope.errors import ConfigError, DataError
 from ftscope.rag import RETRIEVERS
-from ftscope.rag.corpus import Corpus, load_corpus, load_questions
+from ftscope.rag.corpus import Corpus, RagQuestion, load_corpus, load_questions
 from ftscope.rag.documents import Chunking
 from ftscope.rag.judge import DEFAULT_JUDGE_TEMPLATE, JUDGE_FIELDS, judge_answers
-from ftscope.rag.prompting import DEFAULT_TEMPLATE, CountTokens, check_template, generate_all, whitespace_tokens
+from ftscope.rag.prompting import (
+    DEFAULT_TEMPLATE,
+    BuiltPrompt,
+    CountTokens,
+    build_prompt,
+    check_template,
+    generate_all,
+    whitespace_tokens,
+)
 from ftscope.rag.scoring import aggregate, score_question
 from ftscope.results import write_json, write_jsonl
 from ftscope.types import LanguageModel
@@ -74,43 +82,48 @@ def run_rag(
     judge: LanguageModel | None = None,
     count_tokens: CountTokens = whitespace_tokens,
 ) -> dict:
-    """Answer every question (up to `limit`) with retrieved context; write predictions.jsonl and
-    metrics.json into `out_dir` and return the metrics: {"rag": {corpus_name: {metric: value, ...}}}."""
+    """Answer every question (up to `limit`) from its retrieved passages; write predictions.jsonl and
+    metrics.json into `out_dir`; return {"rag": {corpus_name: {metric: value, metric_se: ..., n, ...}}}.
+
+    `count_tokens` measures the passage budget; pass the model tokenizer's length for exact cuts.
+    """
     corpus = load_rag_corpus(spec)
-    questions = corpus.questions[: spec.limit]
+    questions = list(corpus.questions[: spec.limit])
     retriever = RETRIEVERS[spec.retriever].open(corpus, spec.embedding_model, spec.cache)
     hits = retriever.search([q.question for q in questions], spec.k)
-    passages = [[corpus.passages[i] for i, _ in row] for row in hits]
-    prompts, shown, cut = _prompts(spec, questions, passages, count_tokens)
-    predictions = [_first_line(p) for p in generate_all(lm, prompts, spec.max_new_tokens, ["\n"], "rag answer")]
-    rows = [
-        score_question(q, pred, [p.id for p in ps], texts, spec.k)
-        for q, pred, ps, texts in zip(questions, predictions, passages, shown)
-    ]
-    ratings = _judge(spec, judge, questions, predictions) if judge else None
-    summary = aggregate(rows, ratings, spec.seed) | {"truncated": sum(cut), "skipped_no_answer": corpus.skipped_no_answer}
-    records = [
-        {"id": q.id, "question": q.question, "prediction": pred, "answers": list(q.answers),
-         "retrieved": [p.id for p in ps], "truncated": c, "metrics": row}
-        | ({"judge": ratings[i]} if ratings else {})
-        for i, (q, pred, ps, c, row) in enumerate(zip(questions, predictions, passages, cut, rows))
-    ]  # fmt: skip
-    return _write(Path(out_dir), spec, corpus.name, records, summary)
-
-
-def _prompts(spec, questions, passages, count_tokens):
-    from ftscope.rag.prompting import build_prompt
-
+    retrieved = [[corpus.passages[i] for i, _ in row] for row in hits]
     built = [
         build_prompt(spec.template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
-        for q, ps in zip(questions, passages)
+        for q, ps in zip(questions, retrieved)
     ]
-    return [b[0] for b in built], [b[1] for b in built], [b[2] for b in built]
+    replies = generate_all(lm, [b.prompt for b in built], spec.max_new_tokens, ["\n"], "rag answer")
+    predictions = [_first_line(r) for r in replies]
+    ratings = _judge(spec, judge, questions, predictions) if judge else None
+    records = [
+        _record(q, pred, [p.id for p in ps], b, spec.k)
+        for q, pred, ps, b in zip(questions, predictions, retrieved, built)
+    ]
+    for record, rating in zip(records, ratings or []):
+        record["judge"] = rating
+    return _write(Path(out_dir), spec, corpus, records, ratings)
 
 
-def _judge(spec, judge, questions, predictions):
-    return judge_answers(judge, spec.judge_template, [q.question for q in questions],
-                         [q.answers for q in questions], predictions)  # fmt: skip
+def _record(question: RagQuestion, prediction: str, ids: list[str], built: BuiltPrompt, k: int) -> dict:
+    return {
+        "id": question.id,
+        "question": question.question,
+        "prediction": prediction,
+        "answers": list(question.answers),
+        "gold_passage_id": question.gold_passage_id,
+        "retrieved": ids,
+        "truncated": built.truncated,
+        "metrics": score_question(question, prediction, ids, built.shown, k),
+    }
+
+
+def _judge(spec: RagSpec, judge: LanguageModel, questions: list[RagQuestion], predictions: list[str]) -> list:
+    golds = [q.answers for q in questions]
+    return judge_answers(judge, spec.judge_template, [q.question for q in questions], golds, predictions)
 
 
 def _first_line(reply: str) -> str:
@@ -118,8 +131,10 @@ def _first_line(reply: str) -> str:
     return reply.strip().split("\n", 1)[0].strip()
 
 
-def _write(out_dir: Path, spec: RagSpec, name: str, records: list[dict], summary: dict) -> dict:
-    metrics = {"rag": {name: summary}}
+def _write(out_dir: Path, spec: RagSpec, corpus: Corpus, records: list[dict], ratings: list | None) -> dict:
+    summary = aggregate([r["metrics"] for r in records], ratings, spec.seed)
+    summary |= {"truncated": sum(r["truncated"] for r in records), "skipped_no_answer": corpus.skipped_no_answer}
+    metrics = {"rag": {corpus.name: summary}}
     write_jsonl(out_dir / "predictions.jsonl", records)
     write_json(out_dir / "rag_spec.json", asdict(spec))
     write_json(out_dir / "metrics.json", metrics)  # last: its presence means the run finished

@@ -7,8 +7,6 @@ from typing import Sequence
 from ftscope.rag import metrics as m
 from ftscope.rag.corpus import RagQuestion
 
-RETRIEVAL_KEYS = ("recall@{k}", "mrr")
-
 
 def score_question(
     question: RagQuestion, prediction: str, retrieved_ids: Sequence[str], shown: Sequence[str], k: int

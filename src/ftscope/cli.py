@@ -1,0 +1,114 @@
+"""The `ftscope` command: thin subcommands that parse arguments and call the library.
+
+Errors ftscope raises on purpose (FtscopeError) print as one line and exit 2; anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ftscope.errors import ConfigError, FtscopeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fine-tune a model and measure what it did to generalization.")
+console = Console(stderr=True)
+
+
+def out_console() -> Console:
+    """Tables go to stdout; when piped, wide enough that paths are not cut."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _shots(value: str) -> tuple[int, ...]:
+    try:
+        shots = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--shots: '{value}' is not a comma-separated list of integers, e.g. 0,2,4") from None
+    if any(k < 0 for k in shots):
+        raise ConfigError("--shots: shot counts must be 0 or more")
+    return shots
+
+
+@app.command("models")
+def models_cmd() -> None:
+    """List the built-in model names (any HF id, local folder or .gguf path works too)."""
+    from ftscope.models.registry import BUILTIN_MODELS, DEFAULT_MODEL, is_installed
+
+    table = Table("name", "installed", "description", "install")
+    for name, m in BUILTIN_MODELS.items():
+        table.add_row(name + (" (default)" if name == DEFAULT_MODEL else ""), "yes" if is_installed(name) else "no",
+                      m.description, m.install)
+    out_console().print(table)
+
+
+@app.command("datasets")
+def datasets_cmd(
+    data_dir: Annotated[Optional[Path], typer.Option(help="folder in the paper's layout")] = None,
+    spec: Annotated[Optional[Path], typer.Option(help="YAML with a datasets: list of your own")] = None,
+) -> None:
+    """List the dataset catalogue: task, size and where each dataset loads from."""
+    from ftscope.cli_support import catalogue, dataset_rows
+
+    table = Table("dataset", "task", "kind", "test items", "few-shot", "train sizes", "source")
+    for row in dataset_rows(catalogue(data_dir, spec)):
+        table.add_row(*row)
+    out_console().print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Annotated[list[str], typer.Option("--dataset", "-d", help="catalogue name, 'paper', a task name, or a file (with --task)")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="built-in name, HF id, folder or .gguf")] = None,
+    adapter: Annotated[Optional[str], typer.Option(help="adapter folder written by `ftscope train`")] = None,
+    shots: Annotated[str, typer.Option(help="comma-separated shot counts")] = "0",
+    template: Annotated[str, typer.Option(help="p1 (the paper's Prompt-1) or p2; comma-separate for both")] = "p1",
+    scoring: Annotated[str, typer.Option(help="first-token | loglik | loglik-norm")] = "first-token",
+    limit: Annotated[Optional[int], typer.Option(help="first N items of each dataset (the paper: 250)")] = None,
+    fewshot: Annotated[str, typer.Option(help="first (the paper) | random | balanced")] = "first",
+    seed: Annotated[int, typer.Option()] = 0,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="generation length (task default 60)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("out/eval"),
+    data_dir: Annotated[Optional[Path], typer.Option(help="folder in the paper's layout")] = None,
+    spec: Annotated[Optional[Path], typer.Option(help="YAML with a datasets: list of your own")] = None,
+    task: Annotated[Optional[str], typer.Option(help="task of a dataset given as a file path")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="field=column for a file dataset")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 | bfloat16")] = "float32",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda")] = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads")] = None,
+    batch_tokens: Annotated[int, typer.Option(help="tokens per forward batch")] = 4096,
+    trust_remote_code: Annotated[bool, typer.Option(help="run code from the model repo (off by default)")] = False,
+) -> None:
+    """Evaluate a model zero-/few-shot on datasets; writes predictions.jsonl and metrics.json."""
+    from ftscope.cli_support import run_eval
+
+    run_eval(locals(), console)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except FtscopeError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click's usage errors carry their own formatting
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

@@ -1,0 +1,139 @@
+"""What the CLI's subcommands do between parsing and the library: resolve names, show progress, print."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ftscope.errors import ConfigError
+from ftscope.tasks import PAPER_TASKS, Catalogue
+from ftscope.tasks.catalogue import DatasetEntry
+from ftscope.tasks.datasets import fewshot_path, test_path, train_paths
+
+
+def catalogue(data_dir: Path | None, spec: Path | None, extra: list[DatasetEntry] | None = None) -> Catalogue:
+    entries, tasks = [], {}
+    if spec is not None:
+        from ftscope.tasks.user import load_user_datasets
+
+        entries, tasks = load_user_datasets(spec)
+    return Catalogue(data_dir, [*entries, *(extra or [])], tasks)
+
+
+def resolve_datasets(cat: Catalogue, names: list[str], task: str | None, mapping: list[str]) -> tuple[list[str], Catalogue]:
+    """Expand 'paper' and task names; turn file paths into user datasets (needs --task)."""
+    out, extra = [], []
+    for name in names:
+        if name == "paper":
+            out += [n for n in cat.names() if n in _PAPER_NAMES]
+        elif name in cat.tasks and name not in cat.entries:
+            out += cat.names(name)
+        elif Path(name).suffix.lower() in (".json", ".jsonl", ".csv"):
+            extra.append(_file_entry(name, task, mapping, cat))
+            out.append(extra[-1].name)
+        else:
+            cat.entry(name)  # raises a clear line for an unknown name
+            out.append(name)
+    if extra:
+        cat = Catalogue(cat.data_dir, [*cat.entries.values(), *extra], cat.tasks)
+    return list(dict.fromkeys(out)), cat
+
+
+def _file_entry(path: str, task: str | None, mapping: list[str], cat: Catalogue) -> DatasetEntry:
+    if task is None or task not in cat.tasks:
+        raise ConfigError(f"--dataset {path}: a file dataset needs --task, one of {', '.join(cat.tasks)}")
+    pairs = [m.split("=", 1) for m in mapping]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError("--map: expected field=column, e.g. --map input=text")
+    return DatasetEntry(Path(path).stem, task, Path(path).name, test_file=path, field_map=dict(pairs))
+
+
+def dataset_rows(cat: Catalogue) -> list[tuple[str, ...]]:
+    from ftscope.errors import DataError
+
+    rows = []
+    for name, entry in cat.entries.items():
+        task = cat.tasks[entry.task]
+        path = test_path(entry, cat.data_dir)
+        try:
+            data = cat.test(name)
+            size, shots, source = str(len(data.examples)), str(len(data.fewshot)), data.source
+        except DataError:
+            size, shots = "-", "-"
+            source = f"missing (hub: {entry.hub.path})" if entry.hub else f"missing: {path}"
+        sizes = ",".join(p.stem.rsplit("_", 1)[1] for p in train_paths(entry, cat.data_dir)) or "-"
+        rows.append((name, entry.task, task.kind, size, shots, sizes, source))
+    return rows
+
+
+_PAPER_NAMES = {"xsum", "xlsum", "pdfs", "cnn", "socialqa", "sciqa", "tweetqa", "amazon", "amazonfood", "sst2",
+                "yelp", "paws", "qqp", "stsb", "multinli", "multinli2", "rte", "snli", "gptnli"}
+
+
+def run_eval(args: dict[str, Any], console: Console) -> None:
+    from ftscope.evaluation import SCORINGS, SuiteSpec, run_suite
+    from ftscope.models import LoadOptions, language_model, load_model
+    from ftscope.prompts import SELECTIONS
+    from ftscope.cli import _shots, _split
+
+    if args["scoring"] not in SCORINGS:
+        raise ConfigError(f"--scoring: '{args['scoring']}' is not one of {', '.join(SCORINGS)}")
+    if args["fewshot"] not in SELECTIONS:
+        raise ConfigError(f"--fewshot: '{args['fewshot']}' is not one of {', '.join(SELECTIONS)}")
+    cat = catalogue(args["data_dir"], args["spec"])
+    names, cat = resolve_datasets(cat, _split(args["dataset"]), args["task"], args["map_"] or [])
+    templates = _split([args["template"]])
+    suite = SuiteSpec(tuple(names), _shots(args["shots"]), templates[0], args["scoring"], args["limit"],
+                      args["fewshot"], args["seed"], args["max_new_tokens"])
+    options = LoadOptions(args["dtype"], args["device"], args["threads"], args["trust_remote_code"])
+    started = time.perf_counter()
+    loaded = load_model(args["model"], args["adapter"], options)
+    lm = language_model(loaded, args["batch_tokens"])
+    console.print(f"model {loaded.reference} on {loaded.device} ({time.perf_counter() - started:.1f} s to load)")
+    for template in templates:
+        out = Path(args["out"]) / template if len(templates) > 1 else Path(args["out"])
+        header = {"model": loaded.reference, "model_path": loaded.path, "adapter": args["adapter"]}
+        summary = _with_progress(lm, cat, replace(suite, template=template), out, header, console)
+        console.print(_metrics_table(summary))
+        console.print(f"wrote {out}/metrics.json and {out}/predictions.jsonl")
+    if getattr(lm, "truncated", 0):
+        console.print(f"note: {lm.truncated} prompt(s) exceeded the model's {lm.max_length}-token context "
+                      "and were cut from the left (oldest demonstrations first)")
+
+
+def _with_progress(lm, cat, suite, out, header, console) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ftscope.evaluation import run_suite
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as progress:
+        bar = progress.add_task(f"evaluating ({suite.template})", total=len(suite.datasets) * len(suite.shots))
+        started = time.perf_counter()
+
+        def tick(result) -> None:
+            progress.advance(bar)
+            progress.console.print(f"  {result.spec.dataset} {result.spec.shots}-shot: {_headline(result.metrics)} "
+                                   f"[{time.perf_counter() - started:.0f} s]")
+
+        summary = run_suite(lm, cat, suite, out, header, say=progress.console.print, on_cell=tick)
+    return summary
+
+
+def _headline(metrics: dict) -> str:
+    keys = [k for k in ("accuracy", "macro_f1", "rougeL", "bleu") if k in metrics]
+    return " ".join(f"{k}={metrics[k]:.3f}" for k in keys) + f" (n={metrics['n']})"
+
+
+def _metrics_table(summary: dict) -> Table:
+    table = Table("dataset", "shots", "metric", "value", "± se", "n", title=f"template {summary['suite']['template']}")
+    for dataset, by_shots in summary["results"].items():
+        for shots, m in by_shots.items():
+            key = "accuracy" if "accuracy" in m else "rougeL"
+            table.add_row(dataset, shots, key, f"{m[key]:.3f}", f"{m.get(key + '_se', float('nan')):.3f}", str(m["n"]))
+    return table
