@@ -52,6 +52,7 @@ class HFLanguageModel:
 
     def _rows(self, example: int, context: str, choices: Sequence[str], scoring: Scoring) -> list[_Row]:
         by_input: dict[tuple[int, ...], _Row] = {}
+        before = self.truncated
         for c, choice in enumerate(choices):
             ctx, cont_text = split_trailing_space(context, choice)
             ctx_ids = self.encode(ctx)
@@ -60,6 +61,7 @@ class HFLanguageModel:
             tokens = self._fit(ctx_ids + cont[:-1], len(cont))
             row = by_input.setdefault(tuple(tokens), _Row(example, tokens))
             row.reads.append((c, cont))
+        self.truncated = min(self.truncated, before + 1)  # count the prompt once, not once per label
         return list(by_input.values())
 
     def _fit(self, tokens: list[int], reserve: int) -> list[int]:

@@ -21,10 +21,10 @@ def whitespace_tokens(text: str) -> int:
 
 
 def check_template(template: str, needs: Sequence[str], field: str) -> None:
-    missing = [name for name in needs if "{" + name + "}" not in template]
+    wanted = ["{" + name + "}" for name in needs]
+    missing = [w for w in wanted if w not in template]
     if missing:
-        wanted = ", ".join("{" + n + "}" for n in needs)
-        raise ConfigError(f"rag: {field}: missing {', '.join(missing)}; a template must contain {wanted}")
+        raise ConfigError(f"rag: {field}: missing {', '.join(missing)}; the template must contain {', '.join(wanted)}")
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
