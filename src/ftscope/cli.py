@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ftscope.errors import ConfigError, FtscopeError
+from ftscope.errors import FtscopeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fine-tune a model and measure what it did to generalization.")
@@ -26,20 +26,6 @@ console = Console(stderr=True)
 def out_console() -> Console:
     """Tables go to stdout; when piped, wide enough that paths are not cut."""
     return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-
-
-def _shots(value: str) -> tuple[int, ...]:
-    try:
-        shots = tuple(int(v) for v in value.split(","))
-    except ValueError:
-        raise ConfigError(f"--shots: '{value}' is not a comma-separated list of integers, e.g. 0,2,4") from None
-    if any(k < 0 for k in shots):
-        raise ConfigError("--shots: shot counts must be 0 or more")
-    return shots
 
 
 @app.command("models")

@@ -16,6 +16,20 @@ from ftscope.tasks.catalogue import DatasetEntry
 from ftscope.tasks.datasets import fewshot_path, test_path, train_paths
 
 
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _shots(value: str) -> tuple[int, ...]:
+    try:
+        shots = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--shots: '{value}' is not a comma-separated list of integers, e.g. 0,2,4") from None
+    if any(k < 0 for k in shots):
+        raise ConfigError("--shots: shot counts must be 0 or more")
+    return shots
+
+
 def catalogue(data_dir: Path | None, spec: Path | None, extra: list[DatasetEntry] | None = None) -> Catalogue:
     entries, tasks = [], {}
     if spec is not None:
@@ -79,7 +93,6 @@ def run_eval(args: dict[str, Any], console: Console) -> None:
     from ftscope.evaluation import SCORINGS, SuiteSpec, run_suite
     from ftscope.models import LoadOptions, language_model, load_model
     from ftscope.prompts import SELECTIONS
-    from ftscope.cli import _shots, _split
 
     if args["scoring"] not in SCORINGS:
         raise ConfigError(f"--scoring: '{args['scoring']}' is not one of {', '.join(SCORINGS)}")

@@ -1,0 +1,1 @@
+"""(package under construction: see the issues)"""
