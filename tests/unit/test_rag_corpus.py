@@ -106,10 +106,14 @@ def test_jsonl_documents_keep_their_ids_and_window_chunking(tmp_path):
     assert corpus.passages[-1].text == "x6 x7 x8 x9"
 
 
-def test_jsonl_line_without_text_is_named(tmp_path):
+@pytest.mark.parametrize(
+    "second_line, message",
+    [('{"body": "no"}', "missing field 'text'"), ("[1, 2]", "expected a JSON object"), ("{oops", "not valid JSON")],
+)
+def test_bad_jsonl_line_is_named(tmp_path, second_line, message):
     path = tmp_path / "docs.jsonl"
-    path.write_text('{"text": "ok"}\n{"body": "no"}\n')
-    with pytest.raises(DataError, match=r"docs\.jsonl:2: missing field 'text'"):
+    path.write_text('{"text": "ok"}\n' + second_line + "\n")
+    with pytest.raises(DataError, match=rf"docs\.jsonl:2: {message}"):
         load_corpus(path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftscope.errors import ConfigError, DataError
-from ftscope.rag.documents import Chunking, load_documents
+from ftscope.rag.documents import Chunking, jsonl_rows, load_documents
 
 SOURCES_HINT = "give a SQuAD-format .json file, a .jsonl file or a folder of .txt/.md/.jsonl documents"
 
@@ -71,7 +71,9 @@ def load_corpus(path: str | Path, chunking: Chunking = Chunking()) -> Corpus:
         corpus = Corpus(path.stem, tuple(Passage(*row) for row in load_documents(path, chunking)))
     elif path.suffix == ".json":
         if chunking.mode != "paragraph":
-            raise ConfigError(f"{path}: chunking: SQuAD files keep their own paragraphs; use chunking='paragraph'")
+            raise ConfigError(
+                f"{path}: chunking: SQuAD files keep their own paragraphs; use chunking='paragraph'"
+            )
         corpus = load_squad(path)
     else:
         raise DataError(f"{path}: unknown corpus format '{path.suffix}'; {SOURCES_HINT}")
@@ -88,13 +90,11 @@ def load_questions(path: str | Path) -> tuple[list[RagQuestion], int]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: questions file not found; give a .jsonl file, one question per line")
-    lines = [(n, line) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line.strip()]
-    questions = []
-    for n, line in lines:
-        row = _json_line(line, path, n)
+    questions, skipped = [], 0
+    for n, row in jsonl_rows(path):
         question = _squad_question(row, row.get("gold_passage_id"), path, f"line {n}")
         questions.extend([question] if question else [])
-    skipped = len(lines) - len(questions)
+        skipped += question is None
     return questions, skipped
 
 
@@ -123,13 +123,6 @@ def _squad_question(qa: Any, passage_id: str | None, path: Path, where: str) -> 
     golds = (a.get("text", "") if isinstance(a, dict) else a for a in qa.get("answers") or [])
     answers = tuple(g.strip() for g in golds if isinstance(g, str) and g.strip())
     return RagQuestion(qid, text, answers, passage_id) if answers else None
-
-
-def _json_line(line: str, path: Path, n: int) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
 
 
 def _read_json(path: Path) -> Any:

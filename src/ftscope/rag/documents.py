@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator
 
 from ftscope.errors import ConfigError, DataError
 
@@ -22,7 +22,7 @@ Row = tuple[str, str, str]
 class Chunking:
     """'paragraph' splits at blank lines; 'window' takes `size` whitespace tokens, `overlap` shared."""
 
-    mode: Literal["paragraph", "window"] = "paragraph"
+    mode: str = "paragraph"  # checked below rather than typed Literal: it arrives from YAML/CLI strings
     size: int = 200
     overlap: int = 50
 
@@ -72,18 +72,22 @@ def _text_doc(file: Path, root: Path) -> Iterator[Row]:
 
 
 def _jsonl_docs(file: Path) -> Iterator[Row]:
+    for n, row in jsonl_rows(file):
+        if not isinstance(row.get("text"), str):
+            raise DataError(f"{file}:{n}: missing field 'text'; give each line a text (id, title optional)")
+        yield str(row.get("id", f"{file.stem}:{n}")), str(row.get("title", file.stem)), row["text"]
+
+
+def jsonl_rows(file: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is named."""
     with open(file, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
-            if line.strip():
-                row = _parse_line(line, file, n)
-                yield str(row.get("id", f"{file.stem}:{n}")), str(row.get("title", file.stem)), row["text"]
-
-
-def _parse_line(line: str, file: Path, n: int) -> dict:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{file}:{n}: not valid JSON ({e.msg}); write one JSON object per line") from None
-    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-        raise DataError(f"{file}:{n}: missing field 'text'; each line needs {{\"text\": ...}}, id and title optional")
-    return row
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{file}:{n}: not valid JSON ({e.msg}); write one object per line") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{file}:{n}: expected a JSON object {{...}}; write one object per line")
+            yield n, row

