@@ -83,6 +83,32 @@ def eval_cmd(
     run_eval(locals(), console)
 
 
+@app.command("run")
+def run_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML (see configs/)")],
+    workers: Annotated[int, typer.Option(help="worker processes (or Ray task slots)")] = 1,
+    backend: Annotated[str, typer.Option(help="local | ray")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address; default: start a local one")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan and a time estimate; run nothing")] = False,
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="key.path=value override, e.g. eval.limit=20")] = None,
+) -> None:
+    """Run an experiment grid into its store: cached, resumable, parallel."""
+    from ftscope.cli_support import run_experiment
+
+    run_experiment(experiment, workers, backend, address, dry_run, override or [], console)
+
+
+@app.command("status")
+def status_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML")],
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="key.path=value override")] = None,
+) -> None:
+    """Show done / running / failed cells of an experiment, and the errors of failed ones."""
+    from ftscope.cli_support import experiment_status
+
+    experiment_status(experiment, override or [], out_console())
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

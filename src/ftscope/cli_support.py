@@ -150,3 +150,66 @@ def _metrics_table(summary: dict) -> Table:
             key = "accuracy" if "accuracy" in m else "rougeL"
             table.add_row(dataset, shots, key, f"{m[key]:.3f}", f"{m.get(key + '_se', float('nan')):.3f}", str(m["n"]))
     return table
+
+
+def run_experiment(path: Path, workers: int, backend: str, address: str | None, dry_run: bool,
+                   overrides: list[str], console: Console) -> None:
+    from ftscope.experiments.config import load_experiment
+    from ftscope.experiments.runner import open_grid, plan, progress_table, run_grid
+
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: '{backend}' is not one of local, ray")
+    if workers < 1:
+        raise ConfigError("--workers: must be 1 or more")
+    config = load_experiment(path, overrides)
+    if dry_run:
+        store, grid = open_grid(config)
+        p = plan(store, grid, workers)
+        console.print(progress_table(p, 0.0))
+        guessed = [k for k, measured in p.measured.items() if not measured]
+        if guessed:
+            console.print(f"estimate for {', '.join(guessed)} cells uses reference timings (none ran in this store yet)")
+        for cell in grid.train:
+            console.print(f"  {cell.label()}  [{cell.hash}]")
+        return
+    started = time.perf_counter()
+    final = run_grid(config, workers, backend, address, console)
+    console.print(f"finished in {time.perf_counter() - started:.0f} s; store: {config.store}")
+    _print_failures(config, console)
+    _write_report(config, console)
+
+
+def _print_failures(config, console: Console) -> None:
+    from ftscope.experiments.store import Store
+
+    failed = [r for r in Store(config.store).rows(config.name) if r["status"] == "failed"]
+    for row in failed[:20]:
+        console.print(f"[red]failed[/red] {row['kind']} {row['hash']}: {(row['error'] or '').splitlines()[0]}")
+
+
+def _write_report(config, console: Console) -> None:
+    try:
+        from ftscope.report import build_report
+    except ImportError:
+        return
+    html = build_report(config.store, Path(config.store) / "report", config.name)
+    console.print(f"report: {html}")
+
+
+def experiment_status(path: Path, overrides: list[str], console: Console) -> None:
+    from ftscope.experiments.config import load_experiment
+    from ftscope.experiments.runner import open_grid, plan, progress_table
+    from ftscope.experiments.store import Store
+
+    config = load_experiment(path, overrides)
+    store, grid = open_grid(config)
+    console.print(progress_table(plan(store, grid), 0.0))
+    rows = {r["hash"]: r for r in Store(config.store).rows(config.name)}
+    table = Table("cell", "status", "seconds", "error")
+    for cell in grid.cells:
+        row = rows.get(cell.hash, {})
+        if row.get("status") in ("running", "failed"):
+            table.add_row(cell.label(), row["status"], f"{row.get('seconds') or 0:.0f}",
+                          (row.get("error") or "").splitlines()[0] if row.get("error") else "")
+    if table.row_count:
+        console.print(table)

@@ -1,0 +1,150 @@
+"""Experiment YAML → a validated config. Every error names file:line and the key, before anything runs.
+
+    name: demo
+    store: runs/demo                    # relative to the working directory
+    models: [smollm2-135m]
+    train:
+      methods: [lora, fticl]
+      datasets: [amazon, socialqa]      # each trained on alone; [amazon, paws] as one item = a mixture
+      n: [200]
+      seeds: [0]
+      params: {epochs: 1}               # any TrainSpec field, for every method
+      method_params: {fticl: {fticl_k: 2, tune: lora}}
+    eval:
+      datasets: [amazon, sst2, socialqa]   # names, task names or `paper`
+      shots: [0, 2]
+      templates: [p1]
+      scoring: first-token
+      limit: 100
+    rag:                                # optional
+      corpora: [../shared/data/squad_shifts/nyt_v1.0.json]
+      retriever: bm25
+      k: 3
+      limit: 100
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ftscope.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainGrid(_Strict):
+    methods: list[str] = ["lora"]
+    datasets: list[Union[str, list[str]]] = []
+    n: list[int] = [200]
+    seeds: list[int] = [0]
+    params: dict[str, Any] = {}
+    method_params: dict[str, dict[str, Any]] = {}
+
+
+class EvalGrid(_Strict):
+    datasets: list[str] = []
+    shots: list[int] = [0]
+    templates: list[Literal["p1", "p2"]] = ["p1"]
+    scoring: Literal["first-token", "loglik", "loglik-norm"] = "first-token"
+    limit: int | None = Field(default=None, ge=1)
+    fewshot: Literal["first", "random", "balanced"] = "first"
+    fewshot_seed: int = 0
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    base: bool = True  # evaluate the untouched base model too (the reference of every delta)
+
+    @field_validator("shots")
+    @classmethod
+    def _non_negative(cls, shots: list[int]) -> list[int]:
+        if any(k < 0 for k in shots):
+            raise ValueError("shot counts must be 0 or more")
+        return shots
+
+
+class RagGrid(_Strict):
+    corpora: list[str] = []
+    retriever: Literal["bm25", "dense", "hybrid"] = "bm25"
+    k: int = Field(default=3, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    max_new_tokens: int = Field(default=32, ge=1)
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    store: str = "runs/store"
+    models: list[str] = ["smollm2-135m"]
+    data_dir: str | None = None
+    datasets: list[dict[str, Any]] = []  # user datasets, as in `ftscope eval --spec`
+    train: TrainGrid | None = None
+    eval: EvalGrid = EvalGrid()
+    rag: RagGrid | None = None
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    device: str = "auto"
+    train_gpus: float = 0  # GPUs a training cell requests from Ray
+    source: str = ""  # the YAML file this came from (set by the loader)
+
+
+def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: experiment file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text) or {}
+        root = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with at least `name:`")
+    for item in overrides:
+        _override(raw, item, path)
+    try:
+        return ExperimentConfig.model_validate({**raw, "source": str(path)})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = [str(x) for x in err["loc"]]
+        raise ConfigError(f"{path}:{_line(root, loc)}: {'.'.join(loc)}: {_message(err)}") from None
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    return err["msg"]
+
+
+def _line(node: Any, loc: list[str]) -> int:
+    """The line of the deepest YAML node on the error's path (1-based)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            node, line = match[1], match[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _override(raw: dict, item: str, path: Path) -> None:
+    """`a.b=c` on the command line: the value is parsed as YAML (numbers, lists, booleans)."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}': expected key.path=value, e.g. eval.limit=50")
+    keys, value = item.split("=", 1)
+    target = raw
+    *parents, last = keys.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{path}: override '{item}': '{key}' is not a mapping")
+    target[last] = yaml.safe_load(value)

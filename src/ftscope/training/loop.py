@@ -1,0 +1,175 @@
+"""The one training loop every stage runs: AdamW, linear decay without warm-up, gradient accumulation,
+checkpoints every N steps, resumable bit for bit.
+
+It is written on accelerate directly rather than HF Trainer so that its batches can be ours
+(length-grouped, left-padded, logits for targets only) and its checkpoints pickle-free; under
+`accelerate launch` the same code runs data-parallel: each process takes its share of every
+optimizer step's micro-batches and only the main process writes.
+
+The loss is the mean over every target token of the optimizer step (not a mean of micro-batch means),
+so the gradient does not depend on how the step is split into micro-batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ftscope.training import checkpoints
+from ftscope.training.batches import Batch, Window, collate
+from ftscope.training.tokens import Row
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str
+    step: int
+    total: int
+    loss: float
+    lr: float
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float:
+        return self.elapsed_s / max(1, self.step) * (self.total - self.step)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class Setup:
+    """What the loop needs besides the module: where it runs and how."""
+
+    accelerator: Any
+    pad_id: int
+    bf16: bool
+    max_grad_norm: float
+    weight_decay: float
+    checkpoint_every: int
+    spec_hash: str
+    progress: ProgressFn | None = None
+
+
+@dataclass
+class StageResult:
+    name: str
+    lr: float
+    updates: int
+    seconds: float = 0.0
+    loss_curve: list[dict] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=dict)  # real, padded, target tokens processed
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def lr_at(base: float, step: int, total: int) -> float:
+    """Linear decay from `base` at the first step towards 0, no warm-up (the paper's schedule)."""
+    return base * (1 - step / max(1, total))
+
+
+def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: str, lr: float,
+              ckpt_root: Path, setup: Setup) -> StageResult:
+    acc = setup.accelerator
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=setup.weight_decay)
+    model, optimizer = acc.prepare(module, optimizer)
+    result = _resume(ckpt_root, acc.unwrap_model(model), optimizer, setup.spec_hash) or \
+        StageResult(name, lr, len(windows))
+    model.train()
+    started, done_before = time.perf_counter(), result.seconds
+    for step in range(len(result.loss_curve), len(windows)):
+        step_lr = lr_at(lr, step, len(windows))
+        for group in optimizer.param_groups:
+            group["lr"] = step_lr
+        loss = _update(model, rows, windows[step], setup, result.tokens)
+        acc.clip_grad_norm_(params, setup.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.loss_curve.append({"step": step + 1, "loss": loss, "lr": step_lr})
+        result.seconds = done_before + time.perf_counter() - started
+        _report(setup, result, len(windows))
+        if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
+            _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
+    return result
+
+
+def _update(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: Counter | dict) -> float:
+    """One optimizer step's forward and backward passes; returns its mean target-token loss."""
+    acc = setup.accelerator
+    micro = _shard(window, acc)
+    n_target = sum(rows[i].n_target for batch in micro for i in batch)
+    total = 0.0
+    for j, indices in enumerate(micro):
+        batch = collate([rows[i] for i in indices], setup.pad_id).to(acc.device)
+        # Gradients are all-reduced once per step, on the last micro-batch.
+        with nullcontext() if j == len(micro) - 1 else acc.no_sync(model):
+            loss_sum = target_loss(model, batch, setup.bf16)
+            acc.backward(loss_sum / n_target)
+        total += loss_sum.item()
+        _count(tokens, batch)
+    return total / n_target
+
+
+def target_loss(model: Any, batch: Batch, bf16: bool) -> torch.Tensor:
+    """Summed cross-entropy over target tokens, from logits of the last `keep` positions only."""
+    device = batch.input_ids.device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                       position_ids=batch.position_ids, logits_to_keep=batch.keep, use_cache=False).logits
+    return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), batch.labels.flatten(),
+                           ignore_index=-100, reduction="sum")
+
+
+def _shard(window: Window, acc: Any) -> Window:
+    if acc.num_processes == 1:
+        return window
+    # A rank left without a micro-batch repeats the step's last one, so every rank joins the all-reduce.
+    return window[acc.process_index::acc.num_processes] or window[-1:]
+
+
+def _count(tokens: dict, batch: Batch) -> None:
+    tokens["real"] = tokens.get("real", 0) + int(batch.attention_mask.sum())
+    tokens["padded"] = tokens.get("padded", 0) + batch.input_ids.numel()
+    tokens["target"] = tokens.get("target", 0) + int((batch.labels != -100).sum())
+
+
+def _report(setup: Setup, result: StageResult, total: int) -> None:
+    if setup.progress:
+        last = result.loss_curve[-1]
+        setup.progress(Progress(result.name, last["step"], total, last["loss"], last["lr"], result.seconds))
+
+
+def trainable_tensors(module: Any) -> dict[str, torch.Tensor]:
+    return {k: p for k, p in module.named_parameters() if p.requires_grad}
+
+
+def _checkpoint(root: Path, acc: Any, model: Any, optimizer: Any, result: StageResult, spec_hash: str) -> None:
+    if acc.is_main_process:
+        state = {"spec_hash": spec_hash, "result": result.to_dict()}
+        checkpoints.save(root, len(result.loss_curve), trainable_tensors(acc.unwrap_model(model)),
+                         optimizer.state_dict(), state)
+    acc.wait_for_everyone()
+
+
+def _resume(root: Path, module: Any, optimizer: Any, spec_hash: str) -> StageResult | None:
+    path = checkpoints.latest(root)
+    if path is None:
+        return None
+    tensors, optimizer_state, state = checkpoints.load(path)
+    if state.get("spec_hash") != spec_hash:
+        return None  # run.py refuses a folder of another spec before we get here; belt and braces
+    params = trainable_tensors(module)
+    with torch.no_grad():
+        for name, value in tensors.items():
+            params[name].copy_(value)
+    optimizer.load_state_dict(optimizer_state)
+    return StageResult(**state["result"])
