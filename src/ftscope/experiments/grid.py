@@ -69,7 +69,7 @@ def _eval_datasets(config: ExperimentConfig, cat: Catalogue) -> list[str]:
         if name == "paper":
             names += [n for n in cat.names() if cat.available(n)]
         elif name in cat.tasks and name not in cat.entries:
-            names += cat.names(name)
+            names += [n for n in cat.names(name) if cat.available(n)]  # a task: what can be loaded
         elif name in cat.entries:
             names.append(name)
         else:

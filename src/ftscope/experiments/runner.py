@@ -107,8 +107,9 @@ def _live_until(finished: Callable[[], bool], store: Store, grid: Grid, workers:
             done = finished()
             live.update(progress_table(plan(store, grid, workers), time.time() - started))
             if done:
-                return
+                break
             time.sleep(1.0)
+    console.print()
 
 
 def progress_table(p: Plan, elapsed: float) -> Table:
