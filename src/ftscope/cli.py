@@ -76,11 +76,35 @@ def eval_cmd(
     threads: Annotated[Optional[int], typer.Option(help="CPU threads")] = None,
     batch_tokens: Annotated[int, typer.Option(help="tokens per forward batch")] = 4096,
     trust_remote_code: Annotated[bool, typer.Option(help="run code from the model repo (off by default)")] = False,
+    keep_soft_prompt: Annotated[bool, typer.Option(help="ProMoT: evaluate with its soft prompt attached")] = False,
 ) -> None:
     """Evaluate a model zero-/few-shot on datasets; writes predictions.jsonl and metrics.json."""
     from ftscope.cli_support import run_eval
 
     run_eval(locals(), console)
+
+
+@app.command("train")
+def train_cmd(
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML of TrainSpec fields")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m")] = None,
+    method: Annotated[Optional[str], typer.Option(help="full | lora | prompt_tuning | fticl | promot")] = None,
+    tune: Annotated[Optional[str], typer.Option(help="fticl/promot: full | lora")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="repeat for a mixture")] = None,
+    proportions: Annotated[Optional[str], typer.Option(help="mixture weights, e.g. 0.7,0.3")] = None,
+    n: Annotated[Optional[int], typer.Option(help="training examples (selected by seed)")] = None,
+    epochs: Annotated[Optional[int], typer.Option()] = None,
+    lr: Annotated[Optional[float], typer.Option(help="default: 2e-5 full (the paper's script), 2e-4 LoRA")] = None,
+    seed: Annotated[Optional[int], typer.Option()] = None,
+    allow_fewer: Annotated[bool, typer.Option(help="n larger than the data: use what exists")] = False,
+    override: Annotated[Optional[list[str]], typer.Option("--set", help="any TrainSpec field: key=value")] = None,
+    out: Annotated[Path, typer.Option(help="output folder (resumes if it holds a checkpoint)")] = Path("out/train"),
+    data_dir: Annotated[Optional[Path], typer.Option(help="folder in the paper's layout")] = None,
+) -> None:
+    """Fine-tune a model; the result loads with `ftscope eval --adapter OUT`."""
+    from ftscope.cli_support import run_train
+
+    run_train(locals(), console)
 
 
 @app.command("run")

@@ -105,7 +105,7 @@ def run_eval(args: dict[str, Any], console: Console) -> None:
                       args["fewshot"], args["seed"], args["max_new_tokens"])
     options = LoadOptions(args["dtype"], args["device"], args["threads"], args["trust_remote_code"])
     started = time.perf_counter()
-    loaded = load_model(args["model"], args["adapter"], options)
+    loaded = _load(args, options)
     lm = language_model(loaded, args["batch_tokens"])
     console.print(f"model {loaded.reference} on {loaded.device} ({time.perf_counter() - started:.1f} s to load)")
     for template in templates:
@@ -117,6 +117,41 @@ def run_eval(args: dict[str, Any], console: Console) -> None:
     if getattr(lm, "truncated", 0):
         console.print(f"note: {lm.truncated} prompt(s) exceeded the model's {lm.max_length}-token context "
                       "and were cut from the left (oldest demonstrations first)")
+
+
+def _load(args: dict[str, Any], options):
+    from ftscope.models import load_model
+
+    if args["adapter"] and (Path(args["adapter"]) / "manifest.json").is_file():
+        from ftscope.training import load_trained  # what `ftscope train` wrote, whatever the method
+
+        return load_trained(args["adapter"], args["keep_soft_prompt"], options)
+    return load_model(args["model"], args["adapter"], options)
+
+
+def run_train(args: dict[str, Any], console: Console) -> None:
+    import yaml
+
+    from ftscope.training import load_train_spec, spec_from_mapping, train
+
+    values = load_train_spec(args["config"]).to_dict() if args["config"] else {}
+    flags = {"model": args["model"], "method": args["method"], "tune": args["tune"], "n": args["n"],
+             "epochs": args["epochs"], "lr": args["lr"], "seed": args["seed"],
+             "datasets": _split(args["dataset"]) or None,
+             "proportions": [float(p) for p in _split([args["proportions"]])] if args["proportions"] else None}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if args["allow_fewer"]:
+        values["allow_fewer"] = True
+    for item in args["override"] or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set '{item}': expected field=value, e.g. --set lora_r=16")
+        values[key] = yaml.safe_load(value)
+    spec = spec_from_mapping(values, "ftscope train")
+    started = time.perf_counter()
+    out = train(spec, args["out"], catalogue(args["data_dir"], None))
+    console.print(f"trained {spec.method} on {'+'.join(spec.datasets)} in {time.perf_counter() - started:.0f} s; "
+                  f"wrote {out} (evaluate it with: ftscope eval --adapter {out} -d ...)")
 
 
 def _with_progress(lm, cat, suite, out, header, console) -> dict:

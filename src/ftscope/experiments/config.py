@@ -49,7 +49,7 @@ class TrainGrid(_Strict):
 
 class EvalGrid(_Strict):
     datasets: list[str] = []
-    shots: list[int] = [0]
+    shots: Union[list[int], Literal["paper"]] = [0]  # "paper": each task's shot counts from the paper
     templates: list[Literal["p1", "p2"]] = ["p1"]
     scoring: Literal["first-token", "loglik", "loglik-norm"] = "first-token"
     limit: int | None = Field(default=None, ge=1)
@@ -60,8 +60,8 @@ class EvalGrid(_Strict):
 
     @field_validator("shots")
     @classmethod
-    def _non_negative(cls, shots: list[int]) -> list[int]:
-        if any(k < 0 for k in shots):
+    def _non_negative(cls, shots: list[int] | str) -> list[int] | str:
+        if isinstance(shots, list) and any(k < 0 for k in shots):
             raise ValueError("shot counts must be 0 or more")
         return shots
 

@@ -124,7 +124,7 @@ def _eval_cells(config: ExperimentConfig, model: dict, datasets: list[str], cat:
     for name in datasets:
         task = cat.task_of(name)
         for template in e.templates:
-            for shots in e.shots:
+            for shots in task.paper_shots if e.shots == "paper" else e.shots:
                 spec = {"model": {k: v for k, v in model.items() if k != "label"}, "model_label": model["label"],
                         "dataset": name, "task": task.name, "task_kind": task.kind, "shots": shots,
                         "template": template, "scoring": e.scoring, "limit": e.limit, "fewshot": e.fewshot,
