@@ -107,6 +107,59 @@ def train_cmd(
     run_train(locals(), console)
 
 
+@app.command("rag")
+def rag_cmd(
+    corpus: Annotated[str, typer.Option(help="SQuAD-format .json, .jsonl or a folder of documents")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m")] = None,
+    adapter: Annotated[Optional[str], typer.Option(help="adapter/model folder from `ftscope train`")] = None,
+    retriever: Annotated[str, typer.Option(help="bm25 | dense | hybrid")] = "bm25",
+    k: Annotated[int, typer.Option(help="passages per question")] = 3,
+    limit: Annotated[Optional[int], typer.Option(help="first N questions")] = None,
+    max_new_tokens: Annotated[int, typer.Option()] = 32,
+    questions: Annotated[Optional[str], typer.Option(help="JSONL questions for a document folder")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="a local model that also grades answers 1-5")] = None,
+    out: Annotated[Path, typer.Option()] = Path("out/rag"),
+    dtype: Annotated[str, typer.Option()] = "float32",
+    device: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Answer questions from retrieved passages; writes predictions.jsonl and metrics.json."""
+    from ftscope.cli_support import run_rag_cmd
+
+    run_rag_cmd(locals(), console)
+
+
+@app.command("audit")
+def audit_cmd(
+    tuned: Annotated[list[str], typer.Option(help="adapter or model folder (or hub id) of the fine-tune; repeatable")],
+    base: Annotated[str, typer.Option(help="the base model it was tuned from")] = "smollm2-135m",
+    trained_on: Annotated[Optional[list[str]], typer.Option(help="its training dataset(s), for the roles")] = None,
+    suite: Annotated[str, typer.Option(help="'paper', task names or dataset names, comma-separated")] = "paper",
+    shots: Annotated[str, typer.Option(help="shot counts")] = "0,4",
+    limit: Annotated[int, typer.Option(help="items per dataset")] = 100,
+    rag: Annotated[Optional[list[str]], typer.Option(help="a RAG corpus (SQuAD-format file); repeatable")] = None,
+    rag_limit: Annotated[int, typer.Option(help="questions per RAG corpus")] = 100,
+    store: Annotated[Path, typer.Option(help="where the cells are cached")] = Path("runs/audit"),
+    out: Annotated[Path, typer.Option(help="report folder")] = Path("out/audit"),
+    workers: Annotated[int, typer.Option()] = 1,
+    data_dir: Annotated[Optional[Path], typer.Option()] = None,
+) -> None:
+    """The report card of a fine-tune you already have: it and its base on the suite, then the report."""
+    from ftscope.cli_support import run_audit
+
+    run_audit(locals(), console)
+
+
+@app.command("report")
+def report_cmd(
+    source: Annotated[Path, typer.Argument(help="experiment YAML or store folder")],
+    out: Annotated[Optional[Path], typer.Option(help="report folder (default STORE/report)")] = None,
+) -> None:
+    """Write report.md, report.html, tables and figures from the store (never loads a model)."""
+    from ftscope.cli_support import run_report
+
+    run_report(source, out, console)
+
+
 @app.command("run")
 def run_cmd(
     experiment: Annotated[Path, typer.Argument(help="experiment YAML (see configs/)")],

@@ -248,3 +248,56 @@ def experiment_status(path: Path, overrides: list[str], console: Console) -> Non
                           (row.get("error") or "").splitlines()[0] if row.get("error") else "")
     if table.row_count:
         console.print(table)
+
+
+def run_rag_cmd(args: dict[str, Any], console: Console) -> None:
+    from ftscope.models import LoadOptions, language_model, load_model
+    from ftscope.rag import RagSpec, run_rag
+
+    options = LoadOptions(args["dtype"], args["device"])
+    lm = language_model(_load({**args, "keep_soft_prompt": False}, options))
+    judge = language_model(load_model(args["judge"], options=options)) if args["judge"] else None
+    spec = RagSpec(corpus=args["corpus"], retriever=args["retriever"], k=args["k"], limit=args["limit"],
+                   max_new_tokens=args["max_new_tokens"], questions=args["questions"])
+    metrics = run_rag(spec, lm, args["out"], judge=judge, count_tokens=lambda t: len(lm.encode(t, bos=False)))
+    table = Table("corpus", "em", "f1", "contains", "completeness", "faithfulness", f"recall@{args['k']}", "n")
+    for name, m in metrics["rag"].items():
+        table.add_row(name, *(f"{m[key]:.3f}" for key in ("em", "f1", "contains", "completeness", "faithfulness",
+                                                           f"recall@{args['k']}")), str(m["n"]))
+    console.print(table)
+    if lm.truncated:
+        console.print(f"note: {lm.truncated} prompt(s) exceeded the context window and were cut from the left")
+    console.print(f"wrote {args['out']}/metrics.json and {args['out']}/predictions.jsonl")
+
+
+def run_audit(args: dict[str, Any], console: Console) -> None:
+    from ftscope.experiments.config import EvalGrid, ExperimentConfig, RagGrid, TunedModel
+    from ftscope.experiments.runner import run_grid
+
+    tuned = [TunedModel(path=p, trained_on=_split(args["trained_on"])) for p in args["tuned"]]
+    config = ExperimentConfig(
+        name="audit", store=str(args["store"]), models=[args["base"]], tuned=tuned,
+        data_dir=str(args["data_dir"]) if args["data_dir"] else None,
+        eval=EvalGrid(datasets=_split([args["suite"]]), shots=list(_shots(args["shots"])), limit=args["limit"]),
+        rag=RagGrid(corpora=args["rag"], limit=args["rag_limit"]) if args["rag"] else None)
+    run_grid(config, args["workers"], "local", None, console)
+    _print_failures(config, console)
+    from ftscope.report import build_report
+
+    console.print(f"report: {build_report(config.store, args['out'], config.name)}")
+
+
+def run_report(source: Path, out: Path | None, console: Console) -> None:
+    from ftscope.report import build_report
+
+    experiment = None
+    if source.is_file():
+        from ftscope.experiments.config import load_experiment
+
+        config = load_experiment(source)
+        store, experiment = Path(config.store), config.name
+    elif (source / "index.sqlite").is_file():
+        store = source
+    else:
+        raise ConfigError(f"{source}: neither an experiment YAML nor a store folder (no index.sqlite)")
+    console.print(f"report: {build_report(store, out or store / 'report', experiment)}")

@@ -74,6 +74,14 @@ class RagGrid(_Strict):
     max_new_tokens: int = Field(default=32, ge=1)
 
 
+class TunedModel(_Strict):
+    """A fine-tune made elsewhere (an adapter or model folder, or a hub id), audited against the base."""
+
+    path: str
+    trained_on: list[str] = []  # its training datasets, so evaluations get their roles
+    label: str | None = None
+
+
 class ExperimentConfig(_Strict):
     name: str
     store: str = "runs/store"
@@ -81,6 +89,7 @@ class ExperimentConfig(_Strict):
     data_dir: str | None = None
     datasets: list[dict[str, Any]] = []  # user datasets, as in `ftscope eval --spec`
     train: TrainGrid | None = None
+    tuned: list[TunedModel] = []
     eval: EvalGrid = EvalGrid()
     rag: RagGrid | None = None
     dtype: Literal["float32", "bfloat16"] = "float32"

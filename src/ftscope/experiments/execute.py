@@ -56,7 +56,7 @@ class CellRunner:
         run_rag(rag, lm, out, count_tokens=lambda text: len(lm.encode(text, bos=False)))
 
     def _language_model(self, model: dict[str, Any]) -> Any:
-        key = model["hash"] or model["base"]
+        key = model["hash"] or model.get("path") or model["base"]
         if key != self._model_key:
             self._lm = None  # free the previous model before loading the next
             self._lm, self._model_key = self._load(model), key
@@ -65,9 +65,15 @@ class CellRunner:
     def _load(self, model: dict[str, Any]) -> Any:
         from ftscope.models import LoadOptions, language_model, load_model
 
-        options = LoadOptions(dtype=self.config.dtype, device=self.config.device)
-        if model["hash"] is None:
-            return language_model(load_model(model["base"], options=options))
         from ftscope.training import load_trained
 
-        return language_model(load_trained(self.store.cell_dir(model["hash"]) / MODEL_DIR, options=options))
+        options = LoadOptions(dtype=self.config.dtype, device=self.config.device)
+        if model["hash"] is not None:
+            return language_model(load_trained(self.store.cell_dir(model["hash"]) / MODEL_DIR, options=options))
+        path = model.get("path")
+        if path is None:
+            return language_model(load_model(model["base"], options=options))
+        if (Path(path) / "manifest.json").is_file():  # written by `ftscope train`
+            return language_model(load_trained(path, options=options))
+        adapter = path if (Path(path) / "adapter_config.json").is_file() else None
+        return language_model(load_model(model["base"] if adapter else path, adapter=adapter, options=options))

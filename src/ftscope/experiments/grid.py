@@ -50,6 +50,7 @@ def expand(config: ExperimentConfig) -> Grid:
             cell = Cell.of("train", spec.resolved().to_dict())
             train_cells.append(cell)
             models.append(_trained_model(spec, cell.hash, cat))
+    models += [_tuned_model(config, t, i, cat) for i, t in enumerate(config.tuned)]
     evals = [c for m in models for c in _eval_cells(config, m, eval_datasets, cat)]
     rags = [c for m in models for c in _rag_cells(config, m)]
     return Grid(config, tuple(train_cells), tuple(evals), tuple(rags))
@@ -116,6 +117,16 @@ def _trained_model(spec: TrainSpec, hash_: str, cat: Catalogue) -> dict[str, Any
             "label": label}
 
 
+def _tuned_model(config: ExperimentConfig, tuned, index: int, cat: Catalogue) -> dict[str, Any]:
+    for name in tuned.trained_on:
+        if name not in cat.entries:
+            raise ConfigError(f"{_where(config, 'tuned', index, 'trained_on')}: '{name}' is not in the catalogue")
+    path = str(Path(tuned.path).resolve()) if Path(tuned.path).exists() else tuned.path
+    return {"base": config.models[0], "method": "tuned", "tune": None, "train_datasets": list(tuned.trained_on),
+            "train_task": cat.task_of(tuned.trained_on[0]).name if tuned.trained_on else None, "n": None,
+            "seed": None, "hash": None, "path": path, "label": tuned.label or f"tuned {Path(tuned.path).name}"}
+
+
 def _eval_cells(config: ExperimentConfig, model: dict, datasets: list[str], cat: Catalogue) -> list[Cell]:
     e = config.eval
     if model["method"] == "base" and not e.base:
@@ -129,7 +140,7 @@ def _eval_cells(config: ExperimentConfig, model: dict, datasets: list[str], cat:
                         "dataset": name, "task": task.name, "task_kind": task.kind, "shots": shots,
                         "template": template, "scoring": e.scoring, "limit": e.limit, "fewshot": e.fewshot,
                         "fewshot_seed": e.fewshot_seed, "max_new_tokens": e.max_new_tokens}
-                if model["train_datasets"]:
+                if model["train_datasets"] and model["train_task"]:
                     spec["role"] = role(name, task.name, model["train_datasets"][0], model["train_task"])
                 cells.append(Cell.of("eval", spec, needs=model["hash"]))
     return cells

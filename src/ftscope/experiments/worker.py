@@ -26,7 +26,8 @@ IDLE_POLL_SECONDS = 1.0
 
 def _model_key(cell: Cell) -> str:
     spec = cell.spec
-    return cell.hash if cell.kind == "train" else (spec["model"]["hash"] or spec["model"]["base"])
+    model = spec.get("model", {})
+    return cell.hash if cell.kind == "train" else (model["hash"] or model.get("path") or model["base"])
 
 
 def _next_cell(store: Store, cells: list[Cell], current_model: str | None, worker: str) -> tuple[Cell | None, bool]:

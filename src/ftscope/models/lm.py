@@ -39,6 +39,19 @@ class HFLanguageModel:
     def encode(self, text: str, bos: bool = True) -> list[int]:
         return self.tokenizer(text, add_special_tokens=bos).input_ids
 
+    def chat_prompt(self, text: str) -> str:
+        """`text` as one user turn in the model's chat template, ready for the answer; unchanged for
+        a model without one (a base model)."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            return text
+        wrapped = self.tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                                     add_generation_prompt=True)
+        bos = self.tokenizer.bos_token
+        # encode() adds BOS itself where the tokenizer does; do not let the template add a second
+        if bos and wrapped.startswith(bos) and self.encode("")[:1] == [self.tokenizer.bos_token_id]:
+            wrapped = wrapped[len(bos):]
+        return wrapped
+
     # ---- classification -------------------------------------------------------------------
     @torch.inference_mode()
     def score_choices(self, prefix: str, prompts: Sequence[str], choices: Sequence[str],
@@ -108,7 +121,8 @@ class HFLanguageModel:
         def done(tokens: list[int]) -> bool:
             if tokens and tokens[-1] in eos:
                 return True
-            return bool(stop) and any(s in self.tokenizer.decode(tokens, skip_special_tokens=True) for s in stop)
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip()
+            return bool(stop) and any(s in text for s in stop)
 
         return done
 
@@ -125,9 +139,13 @@ def _norm(choice: str, scoring: Scoring) -> float:
 
 
 def _cut(text: str, stop: Sequence[str]) -> str:
+    """Cut at the first stop string after the answer begins: a model that opens with a blank line
+    before answering (instruct models often do) still gets its answer, not an empty string."""
+    lead = len(text) - len(text.lstrip())
+    body = text[lead:]
     for s in stop:
-        text = text.split(s, 1)[0]
-    return text
+        body = body.split(s, 1)[0]
+    return text[:lead] + body
 
 
 def _extra_eos(model: Any) -> list[int]:

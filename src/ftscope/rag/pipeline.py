@@ -41,6 +41,9 @@ class RagSpec:
     embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
     judge_template: str = DEFAULT_JUDGE_TEMPLATE
     cache: bool = True
+    # Wrap each prompt in the model's chat template when it has one: an instruct model given raw
+    # "...Answer:" text often ends its turn at once instead of answering.
+    chat: bool = True
 
     def __post_init__(self) -> None:
         if self.retriever not in RETRIEVERS:
@@ -92,7 +95,12 @@ def run_rag(
         build_prompt(spec.template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
         for q, ps in zip(questions, retrieved)
     ]
-    replies = generate_all(lm, [b.prompt for b in built], spec.max_new_tokens, ["\n"], "rag answer")
+    # Stop at a blank line, not a newline: instruct models often open with "\n" before the answer,
+    # and _first_line keeps the first non-empty line anyway.
+    prompts = [b.prompt for b in built]
+    if spec.chat and hasattr(lm, "chat_prompt"):
+        prompts = [lm.chat_prompt(p) for p in prompts]
+    replies = generate_all(lm, prompts, spec.max_new_tokens, ["\n\n"], "rag answer")
     predictions = [_first_line(r) for r in replies]
     ratings = _judge(spec, judge, questions, predictions) if judge else None
     records = [
