@@ -118,7 +118,8 @@ def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentCo
         return ExperimentConfig.model_validate({**raw, "source": str(path)})
     except ValidationError as e:
         err = e.errors()[0]
-        loc = [str(x) for x in err["loc"]]
+        # drop pydantic's union-branch tags ("list[int]", "literal['paper']") from the key path
+        loc = [str(x) for x in err["loc"] if "[" not in str(x)]
         raise ConfigError(f"{path}:{_line(root, loc)}: {'.'.join(loc)}: {_message(err)}") from None
 
 
