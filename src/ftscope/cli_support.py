@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ftscope.errors import ConfigError
-from ftscope.tasks import PAPER_TASKS, Catalogue
+from ftscope.tasks import PAPER_DATASETS, Catalogue
 from ftscope.tasks.catalogue import DatasetEntry
 from ftscope.tasks.datasets import fewshot_path, test_path, train_paths
 
@@ -44,7 +44,7 @@ def resolve_datasets(cat: Catalogue, names: list[str], task: str | None, mapping
     out, extra = [], []
     for name in names:
         if name == "paper":
-            out += [n for n in cat.names() if n in _PAPER_NAMES]
+            out += [n for n in cat.names() if n in PAPER_DATASETS]
         elif name in cat.tasks and name not in cat.entries:
             out += cat.names(name)
         elif Path(name).suffix.lower() in (".json", ".jsonl", ".csv"):
@@ -68,25 +68,29 @@ def _file_entry(path: str, task: str | None, mapping: list[str], cat: Catalogue)
 
 
 def dataset_rows(cat: Catalogue) -> list[tuple[str, ...]]:
+    """One row per catalogue entry; reads local files only (listing never downloads from the hub)."""
     from ftscope.errors import DataError
 
     rows = []
     for name, entry in cat.entries.items():
-        task = cat.tasks[entry.task]
         path = test_path(entry, cat.data_dir)
-        try:
-            data = cat.test(name)
-            size, shots, source = str(len(data.examples)), str(len(data.fewshot)), data.source
-        except DataError:
-            size, shots = "-", "-"
-            source = f"missing (hub: {entry.hub.path})" if entry.hub else f"missing: {path}"
-        sizes = ",".join(p.stem.rsplit("_", 1)[1] for p in train_paths(entry, cat.data_dir)) or "-"
-        rows.append((name, entry.task, task.kind, size, shots, sizes, source))
+        size = shots = "-"
+        if path is not None and path.is_file():
+            try:
+                data = cat.test(name)
+                size, shots, source = str(len(data.examples)), str(len(data.fewshot)), data.source
+            except DataError as e:
+                source = f"unreadable: {e}"
+        else:
+            source = f"hub: {entry.hub.path} (not local)" if entry.hub else f"missing: {path}"
+        rows.append((name, entry.task, cat.tasks[entry.task].kind, size, shots, _train_sizes(entry, cat), source))
     return rows
 
 
-_PAPER_NAMES = {"xsum", "xlsum", "pdfs", "cnn", "socialqa", "sciqa", "tweetqa", "amazon", "amazonfood", "sst2",
-                "yelp", "paws", "qqp", "stsb", "multinli", "multinli2", "rte", "snli", "gptnli"}
+def _train_sizes(entry: DatasetEntry, cat: Catalogue) -> str:
+    if entry.train_file:
+        return "file"
+    return ",".join(p.stem.rsplit("_", 1)[1] for p in train_paths(entry, cat.data_dir)) or "-"
 
 
 def run_eval(args: dict[str, Any], console: Console) -> None:

@@ -16,7 +16,7 @@ import yaml
 from ftscope.errors import ConfigError, FtscopeError
 from ftscope.experiments.cells import Cell
 from ftscope.experiments.config import ExperimentConfig, _line
-from ftscope.tasks import Catalogue, role
+from ftscope.tasks import PAPER_DATASETS, Catalogue, role
 from ftscope.tasks.user import UserDatasetSpec, user_entry, user_task
 from ftscope.training import METHOD_NAMES, TrainSpec, check, spec_from_mapping
 
@@ -68,7 +68,7 @@ def _eval_datasets(config: ExperimentConfig, cat: Catalogue) -> list[str]:
     names: list[str] = []
     for i, name in enumerate(config.eval.datasets):
         if name == "paper":
-            names += [n for n in cat.names() if cat.available(n)]
+            names += [n for n in PAPER_DATASETS if cat.available(n)]
         elif name in cat.tasks and name not in cat.entries:
             names += [n for n in cat.names(name) if cat.available(n)]  # a task: what can be loaded
         elif name in cat.entries:

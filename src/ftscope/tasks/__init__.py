@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ftscope.errors import ConfigError, DataError
-from ftscope.tasks.catalogue import PAPER_DATASETS, DatasetEntry
+from ftscope.tasks.catalogue import PAPER_DATASETS, SQUAD_DATASETS, DatasetEntry
 from ftscope.tasks.datasets import Dataset, default_data_dir, load_test, load_train
 from ftscope.tasks.kinds import Task, role
-from ftscope.tasks.paper import PAPER_TASKS
+from ftscope.tasks.paper import PAPER_TASKS, TASKS
 
 __all__ = ["Catalogue", "Dataset", "DatasetEntry", "PAPER_DATASETS", "PAPER_TASKS", "Task", "role"]
 
@@ -25,8 +25,8 @@ class Catalogue:
         extra_tasks: Mapping[str, Task] | None = None,
     ):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
-        self.tasks = {**PAPER_TASKS, **(extra_tasks or {})}
-        self.entries = {**PAPER_DATASETS, **{e.name: e for e in extra}}
+        self.tasks = {**TASKS, **(extra_tasks or {})}
+        self.entries = {**PAPER_DATASETS, **SQUAD_DATASETS, **{e.name: e for e in extra}}
         for e in self.entries.values():
             if e.task not in self.tasks:
                 raise ConfigError(f"dataset '{e.name}': task '{e.task}' is not one of {', '.join(self.tasks)}")

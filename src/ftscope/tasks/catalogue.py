@@ -116,3 +116,14 @@ _PAPER: tuple[DatasetEntry, ...] = (
 )
 
 PAPER_DATASETS: dict[str, DatasetEntry] = {d.name: d for d in _PAPER}
+
+# SQuAD-format shifts (Miller et al. 2020), as shipped in ../shared/data/squad_shifts: `squad` (the
+# Wikipedia dev set) is the training source of the RAG study; the others are its test domains.
+_SQUAD_DIR = "squad_shifts"
+SQUAD_DATASETS: dict[str, DatasetEntry] = {
+    name: DatasetEntry(name, "qa", display, test_file=f"@data/{_SQUAD_DIR}/{file}",
+                       train_file=f"@data/{_SQUAD_DIR}/{file}" if name == "squad" else None)
+    for name, display, file in (("squad", "SQuAD (Wikipedia)", "squaddev_v1.1.json"),
+                                ("squad_newwiki", "SQuAD new Wikipedia", "new_wiki_v1.0.json"),
+                                ("squad_nyt", "SQuAD NYT", "nyt_v1.0.json"))
+}

@@ -43,22 +43,29 @@ def default_data_dir() -> Path | None:
     return None
 
 
+def _resolve(path: str, data_dir: Path | None) -> Path:
+    """`@data/x` is relative to the shared data folder (the paper folder's parent)."""
+    if path.startswith("@data/"):
+        return (data_dir.parent if data_dir else Path("../shared/data")) / path[len("@data/"):]
+    return Path(path)
+
+
 def test_path(entry: DatasetEntry, data_dir: Path | None) -> Path | None:
     if entry.test_file:
-        return Path(entry.test_file)
+        return _resolve(entry.test_file, data_dir)
     return data_dir / entry.task / f"{entry.name}_test_500.json" if data_dir else None
 
 
 def fewshot_path(entry: DatasetEntry, data_dir: Path | None) -> Path | None:
     if entry.fewshot_file:
-        return Path(entry.fewshot_file)
+        return _resolve(entry.fewshot_file, data_dir)
     return data_dir / entry.task / "few_shot" / f"{entry.name}_few_shot.json" if data_dir else None
 
 
 def train_paths(entry: DatasetEntry, data_dir: Path | None) -> list[Path]:
     """The training files, smallest first (the paper ships 2000/4000/6000-example samples)."""
     if entry.train_file:
-        return [Path(entry.train_file)]
+        return [_resolve(entry.train_file, data_dir)]
     if data_dir is None or not (data_dir / entry.task).is_dir():
         return []
     found = (data_dir / entry.task).glob(f"{entry.name}_train_*.json")

@@ -43,3 +43,10 @@ INFERENCE = Task(
 )
 
 PAPER_TASKS = {t.name: t for t in (SUMMARY, QUESTION, SENTIMENT, DETECTION, INFERENCE)}
+
+# Reading comprehension, for the RAG study (Barnett et al.): models tuned on SQuAD question–answer
+# pairs with their contexts, then placed in a retrieval pipeline.
+QA = Task("qa", "generation", ("context", "question"), max_new_tokens=32, train_dataset="squad",
+          templates={"p1": "### Context:\n{context}\n### Question:\n{question}\n### Answer:",
+                     "p2": "Read the text:{context}\nAnswer the question:{question}\nAnswer:"})
+TASKS = {**PAPER_TASKS, QA.name: QA}

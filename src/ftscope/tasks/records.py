@@ -25,9 +25,19 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     if path.suffix.lower() == ".jsonl":
         return [_json(path, line, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()]
     data = _json(path, text, None)
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        return squad_records(data)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects, found {type(data).__name__}")
     return data
+
+
+def squad_records(data: dict) -> list[dict[str, Any]]:
+    """SQuAD v1.1 format, flattened: one record per question with its paragraph and first answer."""
+    return [{"idx": qa["id"], "context": para["context"], "question": qa["question"],
+             "output": qa["answers"][0]["text"]}
+            for article in data["data"] for para in article.get("paragraphs", [])
+            for qa in para.get("qas", []) if qa.get("answers")]
 
 
 def _json(path: Path, text: str, line: int | None) -> Any:
