@@ -1,0 +1,109 @@
+"""Pairs of cells that measure the same thing on two models, and the paired delta between them.
+
+A pair frame keeps every left row, done or not, beside its partner (columns suffixed `_b`, NaN when
+the experiment has no partner): the deltas use the complete pairs, and the rest say what is missing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import pandas as pd
+
+from ftscope.report import boot, stats
+from ftscope.report.values import aligned
+
+PARTNER = ["hash", "status", "label", "dir", "score", "se", "n_examples", "shots", "dataset", "corpus_name",
+           "metric", "model_label"]
+PLAIN_TUNES = ("full", "lora")  # what FTICL and ProMoT are compared with
+FINE_TUNED = (*PLAIN_TUNES, "tuned")  # "fine-tuning" in the claims: also models tuned outside ftscope
+
+
+def _norm(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _key(df: pd.DataFrame, cols: list[str]) -> pd.Series:
+    if df.empty:
+        return pd.Series([], dtype=str, index=df.index)
+    return df[cols].apply(lambda row: "|".join(_norm(v) for v in row), axis=1)
+
+
+def pair_frame(left: pd.DataFrame, right: pd.DataFrame, left_on: list[str], right_on: list[str],
+               suffix: str = "_b") -> pd.DataFrame:
+    """Each left row beside its partner in `right` (columns + suffix), NaN where there is none."""
+    keep = [c for c in PARTNER if c in right.columns]
+    partners = right[keep].assign(_k=_key(right, right_on)).drop_duplicates("_k")
+    partners = partners.rename(columns={c: f"{c}{suffix}" for c in keep})
+    return left.assign(_k=_key(left, left_on)).merge(partners, on="_k", how="left").drop(columns="_k")
+
+
+def with_base(cells: pd.DataFrame, left: pd.DataFrame | None = None, suffix: str = "_b") -> pd.DataFrame:
+    """Tuned cells (or `left`) beside the base model's cell of the same setting (eval or rag)."""
+    left = cells[cells["method"] != "base"] if left is None else left
+    return pair_frame(left, cells[cells["method"] == "base"], ["base", "setting"], ["base", "setting"], suffix)
+
+
+def with_plain(cells: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Cells of `method` (fticl, promot) beside plain fine-tuning of the same data, n, seed and setting."""
+    left = cells[cells["method"] == method]
+    left = left.assign(partner=left["tune"].fillna("full"))
+    right = cells[cells["method"].isin(PLAIN_TUNES)]
+    keys = ["base", "train_datasets", "n", "seed"]
+    return pair_frame(left, right, [*keys, "partner", "setting"], [*keys, "method", "setting"])
+
+
+def complete(pairs: pd.DataFrame, suffixes: tuple[str, ...] = ("_b",)) -> pd.DataFrame:
+    if pairs.empty:
+        return pairs
+    done = pairs["status"] == "done"
+    for suffix in suffixes:
+        done &= pairs[f"status{suffix}"] == "done"
+    return pairs[done]
+
+
+def missing(pairs: pd.DataFrame, partners: dict[str, str] | None = None) -> list[str]:
+    """What keeps each incomplete pair from counting: a side not done, or no partner cell at all.
+
+    `partners` names each suffix's partner ("_b" → "base cell")."""
+    out = []
+    for row in pairs.to_dict("records"):
+        if row["status"] != "done":
+            out.append(f"{row['label']} ({row['status']})")
+        for suffix, name in (partners or {"_b": "base cell"}).items():
+            if not isinstance(row.get(f"status{suffix}"), str):
+                out.append(f"{name} for {row['label']} (not in the experiment)")
+            elif row[f"status{suffix}"] != "done":
+                out.append(f"{row[f'label{suffix}']} ({row[f'status{suffix}']})")
+    return list(dict.fromkeys(out))
+
+
+def side(row: Mapping, suffix: str = "") -> dict:
+    """One side of a pair row as a cell row (what the resampler reads)."""
+    names = ("hash", "dir", "score", "se", "n_examples", "dataset", "corpus_name", "metric")
+    return {k: row.get(f"{k}{suffix}") for k in names}
+
+
+def compare(res: boot.Resampler, a: Mapping, b: Mapping, metric: str | None = None) -> dict:
+    """Paired delta a − b: bootstrap CI; p from McNemar for accuracy, else from the bootstrap."""
+    metric = metric or a["metric"]
+    found = res.contrast([a, b], metric, boot.delta)
+    est = found.estimate()
+    p, test = est.p, "bootstrap" if found.paired else "normal"
+    if metric == "accuracy" and found.paired:
+        _, values = aligned([a["dir"], b["dir"]], metric)
+        result = stats.mcnemar(values[0], values[1])
+        p, test = result.p, f"mcnemar-{result.method}"
+    return {"delta": est.value, "lo": est.lo, "hi": est.hi, "p": p, "sig": stars_for(est, p),
+            "paired": est.paired, "test": test, "n_paired": est.n}
+
+
+def stars_for(est: stats.Estimate, p: float) -> str:
+    return stats.stars(p) + ("" if est.paired else "†")
+
+
+def prefixed(found: dict, prefix: str) -> dict:
+    return {f"{prefix}{k}": v for k, v in found.items() if k in ("delta", "lo", "hi", "p", "sig")}
