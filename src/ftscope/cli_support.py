@@ -194,15 +194,17 @@ def _metrics_table(summary: dict) -> Table:
 def run_experiment(path: Path, workers: int, backend: str, address: str | None, dry_run: bool,
                    overrides: list[str], console: Console) -> None:
     from ftscope.experiments.config import load_experiment
-    from ftscope.experiments.runner import open_grid, plan, progress_table, run_grid
+    from ftscope.experiments.grid import expand
+    from ftscope.experiments.runner import plan, progress_table, run_grid
+    from ftscope.experiments.store import Store
 
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: '{backend}' is not one of local, ray")
     if workers < 1:
         raise ConfigError("--workers: must be 1 or more")
     config = load_experiment(path, overrides)
-    if dry_run:
-        store, grid = open_grid(config)
+    if dry_run:  # read-only: the plan registers nothing, so a report never lists cells you only previewed
+        store, grid = Store(config.store), expand(config)
         p = plan(store, grid, workers)
         console.print(progress_table(p, 0.0))
         guessed = [k for k, measured in p.measured.items() if not measured]
