@@ -239,11 +239,12 @@ def _write_report(config, console: Console) -> None:
 
 def experiment_status(path: Path, overrides: list[str], console: Console) -> None:
     from ftscope.experiments.config import load_experiment
-    from ftscope.experiments.runner import open_grid, plan, progress_table
+    from ftscope.experiments.grid import expand
+    from ftscope.experiments.runner import plan, progress_table
     from ftscope.experiments.store import Store
 
     config = load_experiment(path, overrides)
-    store, grid = open_grid(config)
+    store, grid = Store(config.store), expand(config)
     console.print(progress_table(plan(store, grid), 0.0))
     rows = {r["hash"]: r for r in Store(config.store).rows(config.name)}
     table = Table("cell", "status", "seconds", "error")
