@@ -13,7 +13,6 @@ so the gradient does not depend on how the step is split into micro-batches.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +34,15 @@ class Progress:
     loss: float
     lr: float
     elapsed_s: float
+    tokens: int = 0  # non-padding tokens this step processed
 
     @property
     def eta_s(self) -> float:
         return self.elapsed_s / max(1, self.step) * (self.total - self.step)
+
+    def line(self) -> str:
+        return (f"{self.stage} step {self.step}/{self.total} · loss {self.loss:.4f} · lr {self.lr:.2e} · "
+                f"{self.elapsed_s:.0f}s elapsed, ETA {self.eta_s:.0f}s")
 
 
 ProgressFn = Callable[[Progress], None]
@@ -53,6 +57,7 @@ class Setup:
     bf16: bool
     max_grad_norm: float
     weight_decay: float
+    max_batch_tokens: int
     checkpoint_every: int
     spec_hash: str
     progress: ProgressFn | None = None
@@ -87,36 +92,50 @@ def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: s
     model.train()
     started, done_before = time.perf_counter(), result.seconds
     for step in range(len(result.loss_curve), len(windows)):
-        step_lr = lr_at(lr, step, len(windows))
-        for group in optimizer.param_groups:
-            group["lr"] = step_lr
-        loss = _update(model, rows, windows[step], setup, result.tokens)
-        acc.clip_grad_norm_(params, setup.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        result.loss_curve.append({"step": step + 1, "loss": loss, "lr": step_lr})
+        tokens = _step(model, optimizer, params, rows, windows, step, setup, result)
         result.seconds = done_before + time.perf_counter() - started
-        _report(setup, result, len(windows))
+        _report(setup, result, len(windows), tokens)
         if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
             _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
     return result
 
 
-def _update(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: Counter | dict) -> float:
+def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windows: list[Window], step: int,
+          setup: Setup, result: StageResult) -> int:
+    """One optimizer step, appended to the loss curve; returns the non-padding tokens it processed."""
+    step_lr = lr_at(result.lr, step, len(windows))
+    for group in optimizer.param_groups:
+        group["lr"] = step_lr
+    seen = result.tokens.get("real", 0)
+    loss = _update(model, rows, windows[step], setup, result.tokens)
+    setup.accelerator.clip_grad_norm_(params, setup.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    result.loss_curve.append({"step": step + 1, "loss": loss, "lr": step_lr})
+    return result.tokens["real"] - seen
+
+
+def _update(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: dict) -> float:
     """One optimizer step's forward and backward passes; returns its mean target-token loss."""
     acc = setup.accelerator
-    micro = _shard(window, acc)
-    n_target = sum(rows[i].n_target for batch in micro for i in batch)
+    pieces = [p for batch in _shard(window, acc) for p in pieces_of(batch, rows, setup.max_batch_tokens)]
+    n_target = sum(rows[i].n_target for piece in pieces for i in piece)
     total = 0.0
-    for j, indices in enumerate(micro):
+    for j, indices in enumerate(pieces):
         batch = collate([rows[i] for i in indices], setup.pad_id).to(acc.device)
-        # Gradients are all-reduced once per step, on the last micro-batch.
-        with nullcontext() if j == len(micro) - 1 else acc.no_sync(model):
+        # Gradients are all-reduced once per step, on the last piece.
+        with nullcontext() if j == len(pieces) - 1 else acc.no_sync(model):
             loss_sum = target_loss(model, batch, setup.bf16)
             acc.backward(loss_sum / n_target)
         total += loss_sum.item()
         _count(tokens, batch)
     return total / n_target
+
+
+def pieces_of(batch: list[int], rows: tuple[Row, ...], max_tokens: int) -> list[list[int]]:
+    """Split a batch so that no forward pass pads to more than max_tokens (one row at least)."""
+    per = max(1, max_tokens // max(len(rows[i]) for i in batch))
+    return [batch[k:k + per] for k in range(0, len(batch), per)]
 
 
 def target_loss(model: Any, batch: Batch, bf16: bool) -> torch.Tensor:
@@ -142,10 +161,10 @@ def _count(tokens: dict, batch: Batch) -> None:
     tokens["target"] = tokens.get("target", 0) + int((batch.labels != -100).sum())
 
 
-def _report(setup: Setup, result: StageResult, total: int) -> None:
+def _report(setup: Setup, result: StageResult, total: int, tokens: int) -> None:
     if setup.progress:
         last = result.loss_curve[-1]
-        setup.progress(Progress(result.name, last["step"], total, last["loss"], last["lr"], result.seconds))
+        setup.progress(Progress(result.name, last["step"], total, last["loss"], last["lr"], result.seconds, tokens))
 
 
 def trainable_tensors(module: Any) -> dict[str, torch.Tensor]:

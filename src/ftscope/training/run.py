@@ -63,9 +63,11 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     spec, out = check(spec).resolved(), Path(out_dir)
     if _finished(out, spec):
         return out
+    _check_folder(out, spec)
+    catalogue = catalogue or Catalogue()
+    run = _prepare(spec, out, catalogue, progress)  # bad data or model fail here, before the folder is touched
     _claim(out, spec)
-    run = _prepare(spec, out, catalogue or Catalogue(), progress)
-    texts, text_sources = heldout_texts(catalogue or Catalogue(), run.data.tasks)
+    texts, text_sources = heldout_texts(catalogue, run.data.tasks)
     base_heldout = lm_loss(run.loaded.model.to(run.setup.accelerator.device), run.loaded.tokenizer, texts)
     stages = run.method.stages(run.ctx)
     results, module = [], None
@@ -96,18 +98,22 @@ def _finished(out: Path, spec: TrainSpec) -> bool:
     return True
 
 
-def _claim(out: Path, spec: TrainSpec) -> None:
+def _check_folder(out: Path, spec: TrainSpec) -> None:
+    """Refuse a folder holding something else; an unfinished run of another spec only if it got anywhere."""
     run_file = out / "run.json"
     if run_file.is_file():
-        if json.loads(run_file.read_text()).get("spec_hash") != spec.hash():
+        other = json.loads(run_file.read_text()).get("spec_hash") != spec.hash()
+        if other and ((out / "checkpoints").exists() or (out / ".stages").exists()):
             raise ConfigError(f"{out}: holds an unfinished run of another spec; choose a new output folder "
                               "or delete this one")
-        return
-    if out.is_dir() and any(p.name not in SCAFFOLD for p in out.iterdir()):
+    elif out.is_dir() and any(p.name not in SCAFFOLD for p in out.iterdir()):
         raise ConfigError(f"{out}: the folder is not empty and holds no ftscope training run; "
                           "choose an empty or new output folder")
+
+
+def _claim(out: Path, spec: TrainSpec) -> None:
     with checkpoints.disk_guard(out, "run.json"):
-        write_json(run_file, {"spec_hash": spec.hash(), "spec": spec.to_dict()})
+        write_json(out / "run.json", {"spec_hash": spec.hash(), "spec": spec.to_dict()})
 
 
 def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: ProgressFn | None) -> Prepared:
@@ -126,7 +132,7 @@ def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: Progres
     accelerator = Accelerator()
     bf16 = spec.bf16 if spec.bf16 is not None else accelerator.device.type == "cuda"
     setup = Setup(accelerator, loaded.tokenizer.pad_token_id, bf16, spec.max_grad_norm, spec.weight_decay,
-                  spec.checkpoint_every, spec.hash(), progress)
+                  spec.max_batch_tokens, spec.checkpoint_every, spec.hash(), progress)
     return Prepared(spec, method, data, rows, loaded, Context(spec, loaded.path, loaded.tokenizer, out), setup)
 
 

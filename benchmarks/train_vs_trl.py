@@ -1,0 +1,246 @@
+"""ftscope's trainer against TRL's SFTTrainer: LoRA on the same 200 Amazon examples, one epoch, CPU.
+
+Both get the same model folder (SmolLM2-135M), the same prompt/completion texts (Prompt-1 + label,
+EOS appended), the same LoRA (r 8, alpha 16, all linear layers, PEFT's default dropout 0), batch 8 without
+accumulation, AdamW at the same learning rate with linear decay, fp32, and the same thread count.
+TRL's gradient checkpointing (on by default in TRL 1.x) is turned off so that both do the same
+arithmetic; everything else in TRL is its default (random batches padded to their longest row, the
+LM head over every position). ftscope runs a batch of long rows in pieces of at most 2048 padded
+tokens (its default `max_batch_tokens`; same gradient, less memory). Each trainer runs in its own
+fresh subprocess, one after the other.
+
+Printed: tokens/s (non-padding tokens over the training loop's wall time, and the median of per-step
+rates, which shrugs off other jobs on a shared machine), achieved FLOP/s as a fraction of an fp32
+matmul peak measured here, and ftscope with bf16 autocast against its fp32 loss curve; bf16 is
+used for the headline only when its curve matches (largest per-step difference within 2%).
+The last line is JSON: {"tokens_per_s", "trl_tokens_per_s", "speedup", ...}.
+
+    python benchmarks/train_vs_trl.py            # the full comparison (~10 minutes on 2 cores)
+    python benchmarks/train_vs_trl.py --n 48     # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+LR, RANK, ALPHA, DROPOUT, BATCH = 1e-3, 8, 16, 0.0, 8
+BF16_TOLERANCE = 0.02  # largest relative per-step loss difference for bf16 to count as matching fp32
+
+
+def spec(n: int):
+    from ftscope.training import TrainSpec
+
+    return TrainSpec(model="smollm2-135m", method="lora", datasets=("amazon",), n=n, epochs=1, lr=LR,
+                     batch_size=BATCH, grad_accum=1, lora_r=RANK, lora_alpha=ALPHA, lora_dropout=DROPOUT,
+                     checkpoint_every=0, bf16=False)
+
+
+# ---- workers (each runs in its own process) ---------------------------------------------------
+
+def run_ftscope(n: int, bf16: bool) -> dict:
+    from dataclasses import replace
+
+    from ftscope.training import train
+
+    step_times: list[float] = []
+    step_tokens: list[int] = []
+    last = [0.0]
+
+    def progress(p):
+        step_times.append(p.elapsed_s - last[0])
+        step_tokens.append(p.tokens)
+        last[0] = p.elapsed_s
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = train(replace(spec(n), bf16=bf16), Path(tmp) / "run", progress=progress)
+        manifest = json.loads((out / "manifest.json").read_text())
+    stage = manifest["stages"][0]
+    return {"seconds": manifest["train_seconds"], "tokens": manifest["tokens"]["processed"],
+            "padded_tokens": manifest["tokens"]["processed_with_padding"],
+            "losses": [p["loss"] for p in manifest["loss_curve"]], "step_seconds": step_times,
+            "step_tokens": step_tokens, "steps": stage["updates"]}
+
+
+def run_trl(n: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from ftscope.models import resolve_model_path
+    from ftscope.tasks import Catalogue
+    from ftscope.training.data import build_data
+    from ftscope.training.lora import lora_config
+
+    path = resolve_model_path("smollm2-135m")
+    items = build_data(spec(n), Catalogue()).items
+    dataset = Dataset.from_list([{"prompt": it.prompt, "completion": it.target} for it in items])
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = SFTConfig(output_dir=tmp, per_device_train_batch_size=BATCH, gradient_accumulation_steps=1,
+                         num_train_epochs=1, learning_rate=LR, lr_scheduler_type="linear", warmup_steps=0,
+                         weight_decay=0.0, max_grad_norm=1.0, logging_steps=1, save_strategy="no", report_to="none",
+                         use_cpu=True, bf16=False, gradient_checkpointing=False, seed=0, disable_tqdm=True,
+                         dataloader_num_workers=0)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=lora_config(spec(n)), callbacks=[timer.callback(TrainerCallback)])
+        trainer.data_collator = timer.counting(trainer.data_collator)
+        started = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - started
+    logs = [h for h in trainer.state.log_history if "loss" in h and "num_tokens" in h]
+    cumulative = [int(h["num_tokens"]) for h in logs]
+    return {"seconds": seconds, "tokens": cumulative[-1], "padded_tokens": timer.padded,
+            "losses": [h["loss"] for h in logs], "step_seconds": timer.durations,
+            "step_tokens": [b - a for a, b in zip([0, *cumulative], cumulative)], "steps": len(logs)}
+
+
+class StepTimer:
+    """Per-step wall times (and padded batch sizes) from TRL's callback hooks."""
+
+    def __init__(self):
+        self.durations: list[float] = []
+        self.padded = 0
+        self._start = 0.0
+
+    def callback(self, base):
+        timer = self
+
+        class Hook(base):
+            def on_step_begin(self, args, state, control, **kw):
+                timer._start = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kw):
+                timer.durations.append(time.perf_counter() - timer._start)
+
+        return Hook()
+
+    def counting(self, collate):
+        def counted(features):
+            batch = collate(features)
+            self.padded += batch["input_ids"].numel()
+            return batch
+
+        return counted
+
+
+# ---- the comparison -------------------------------------------------------------------------
+
+def matmul_peak(dtype_name: str, size: int = 2048, repeats: int = 8) -> float:
+    """Best of several square matmuls, in FLOP/s: this machine's practical ceiling for the dtype."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 / best
+
+
+def flops_per_token() -> float:
+    """Forward (2·N) plus the backward's input gradients (2·N) through the frozen linear layers; LoRA's
+    own weights and attention scores add a few percent and are left out, for both trainers alike."""
+    from transformers import AutoConfig
+
+    from ftscope.models import resolve_model_path
+
+    c = AutoConfig.from_pretrained(resolve_model_path("smollm2-135m"))
+    head = c.hidden_size // c.num_attention_heads
+    attn = c.hidden_size * (2 * c.hidden_size + 2 * c.num_key_value_heads * head)
+    mlp = 3 * c.hidden_size * c.intermediate_size
+    return 4 * c.num_hidden_layers * (attn + mlp)
+
+
+def worker(name: str, n: int, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    result = run_trl(n) if name == "trl" else run_ftscope(n, bf16=name == "ftscope-bf16")
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def spawn(name: str, n: int, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", name, "--n", str(n), "--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def rates(r: dict) -> tuple[float, float]:
+    """(tokens/s over the loop, median per-step tokens/s)."""
+    per_step = [t / s for t, s in zip(r["step_tokens"], r["step_seconds"]) if s > 0]
+    return r["tokens"] / r["seconds"], statistics.median(per_step)
+
+
+def bf16_matches(fp32: list[float], bf16: list[float]) -> tuple[bool, float]:
+    worst = max(abs(a - b) / max(abs(a), 1e-8) for a, b in zip(fp32, bf16))
+    return worst <= BF16_TOLERANCE, worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", choices=["ftscope", "ftscope-bf16", "trl"])
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args.n, args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    peak32, peak16 = matmul_peak("float32"), matmul_peak("bfloat16")
+    print(f"matmul peak ({args.threads} threads): fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 {peak16 / 1e9:.0f} GFLOP/s")
+    runs = {name: spawn(name, args.n, args.threads) for name in ("trl", "ftscope", "ftscope-bf16")}
+    report(runs, peak32, peak16, args)
+
+
+def report(runs: dict, peak32: float, peak16: float, args) -> None:
+    per_token = flops_per_token()
+    rows = {}
+    for name, r in runs.items():
+        whole, median = rates(r)
+        peak = peak16 if name.endswith("bf16") else peak32
+        rows[name] = (whole, median)
+        print(f"{name:13s} {r['tokens']:6d} tokens ({1 - r['tokens'] / max(1, r['padded_tokens'] or r['tokens']):.0%} "
+              f"padding) in {r['seconds']:6.1f} s: {whole:7.1f} tokens/s (median step {median:7.1f}); "
+              f"{whole * per_token / 1e9:6.1f} GFLOP/s = {whole * per_token / peak:.0%} of the "
+              f"{'bf16' if name.endswith('bf16') else 'fp32'} matmul peak; final loss {r['losses'][-1]:.4f}")
+    ok, worst = bf16_matches(runs["ftscope"]["losses"], runs["ftscope-bf16"]["losses"])
+    print("loss per step, fp32 vs bf16 autocast: " + ", ".join(
+        f"{a:.3f}/{b:.3f}" for a, b in zip(runs["ftscope"]["losses"], runs["ftscope-bf16"]["losses"])))
+    print(f"bf16 autocast {'matches' if ok else 'does NOT match'} fp32: largest step difference {worst:.2%} "
+          f"(tolerance {BF16_TOLERANCE:.0%})")
+    faster_bf16 = ok and rows["ftscope-bf16"][0] > rows["ftscope"][0]
+    ours = "ftscope-bf16" if faster_bf16 else "ftscope"
+    print(f"headline: {ours} vs TRL SFTTrainer")
+    print(json.dumps({
+        "tokens_per_s": round(rows[ours][0], 1), "trl_tokens_per_s": round(rows["trl"][0], 1),
+        "speedup": round(rows[ours][0] / rows["trl"][0], 2),
+        "speedup_fp32": round(rows["ftscope"][0] / rows["trl"][0], 2),
+        "speedup_median_step": round(rows[ours][1] / rows["trl"][1], 2),
+        "bf16_used": faster_bf16, "bf16_matches_fp32": ok, "bf16_worst_step_diff": round(worst, 4),
+        "n": args.n, "threads": args.threads,
+    }))
+
+
+if __name__ == "__main__":
+    main()
