@@ -94,7 +94,7 @@ def train_cmd(
     proportions: Annotated[Optional[str], typer.Option(help="mixture weights, e.g. 0.7,0.3")] = None,
     n: Annotated[Optional[int], typer.Option(help="training examples (selected by seed)")] = None,
     epochs: Annotated[Optional[int], typer.Option()] = None,
-    lr: Annotated[Optional[float], typer.Option(help="default: 2e-5 full (the paper's script), 2e-4 LoRA")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="default: 2e-5 full (the paper's script), 1e-3 LoRA")] = None,
     seed: Annotated[Optional[int], typer.Option()] = None,
     allow_fewer: Annotated[bool, typer.Option(help="n larger than the data: use what exists")] = False,
     override: Annotated[Optional[list[str]], typer.Option("--set", help="any TrainSpec field: key=value")] = None,

@@ -98,6 +98,8 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
                         f"{data_dir}/{entry.task}; give one with train_file: in the dataset spec")
     pool = [(p, read_records(p)) for p in paths]
     path, records = next(((p, r) for p, r in pool if n is None or len(r) >= n), pool[-1])
+    if not records:
+        raise DataError(f"{path}: the training file holds no examples; it needs one record per example")
     if n is not None and len(records) < n and not allow_fewer:
         raise DataError(f"{path}: asked for n={n} training examples but the largest file holds "
                         f"{len(records)}; lower n or pass --allow-fewer to use all {len(records)}")
