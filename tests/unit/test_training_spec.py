@@ -118,7 +118,7 @@ def test_empty_dataset_and_missing_template_are_one_line(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
     cat = Catalogue(data_dir=tmp_path, extra=[DatasetEntry("e", "sentiment", "E", train_file=str(empty))])
-    with pytest.raises(DataError, match="holds 0"):
+    with pytest.raises(DataError, match="holds no examples"):
         build_data(TrainSpec(datasets=("e",), n=1), cat)
     with pytest.raises(DataError, match="no examples"):
         build_data(TrainSpec(datasets=("e",), n=1, allow_fewer=True), cat)
