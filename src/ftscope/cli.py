@@ -6,9 +6,7 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 

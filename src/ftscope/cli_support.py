@@ -13,7 +13,7 @@ from rich.table import Table
 from ftscope.errors import ConfigError
 from ftscope.tasks import PAPER_DATASETS, Catalogue
 from ftscope.tasks.catalogue import DatasetEntry
-from ftscope.tasks.datasets import fewshot_path, test_path, train_paths
+from ftscope.tasks.datasets import test_path, train_paths
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -94,8 +94,8 @@ def _train_sizes(entry: DatasetEntry, cat: Catalogue) -> str:
 
 
 def run_eval(args: dict[str, Any], console: Console) -> None:
-    from ftscope.evaluation import SCORINGS, SuiteSpec, run_suite
-    from ftscope.models import LoadOptions, language_model, load_model
+    from ftscope.evaluation import SCORINGS, SuiteSpec
+    from ftscope.models import LoadOptions, language_model
     from ftscope.prompts import SELECTIONS
 
     if args["scoring"] not in SCORINGS:
@@ -214,7 +214,7 @@ def run_experiment(path: Path, workers: int, backend: str, address: str | None, 
             console.print(f"  {cell.label()}  [{cell.hash}]")
         return
     started = time.perf_counter()
-    final = run_grid(config, workers, backend, address, console)
+    run_grid(config, workers, backend, address, console)
     console.print(f"finished in {time.perf_counter() - started:.0f} s; store: {config.store}")
     _print_failures(config, console)
     _write_report(config, console)

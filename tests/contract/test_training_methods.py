@@ -37,15 +37,6 @@ def catalogue(paper_data):
     return Catalogue(paper_data)
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir, paper_data):
-    # One thread: a toy model gains nothing from two, and loses much when other jobs share the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_model_dir
-    torch.set_num_threads(threads)
-
-
 def tiny_spec(tiny, method: str, tune: str = "full", **overrides) -> TrainSpec:
     spec = TrainSpec(model=str(tiny), method=method, tune=tune, datasets=("amazon",), n=2, epochs=5, batch_size=2,
                      grad_accum=1, fticl_k=2, prompt_tokens=4, promot_steps=3, promot_lr=0.1, checkpoint_every=0)

@@ -36,15 +36,6 @@ train(spec, sys.argv[2], progress=report)
 """
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir, paper_data):
-    # One thread: a toy model gains nothing from two, and loses much when other jobs share the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_model_dir
-    torch.set_num_threads(threads)
-
-
 def spec_for(tiny: Path, **kw) -> TrainSpec:
     # LoRA dropout makes the run draw random numbers every step: resuming must restore the RNG too.
     base = dict(model=str(tiny), method="lora", n=8, epochs=3, batch_size=2, grad_accum=1, lr=1e-2,

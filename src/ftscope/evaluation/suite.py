@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from ftscope.errors import DataError
 from ftscope.evaluation.evaluate import EvalResult, evaluate
