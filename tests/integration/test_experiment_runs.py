@@ -3,7 +3,6 @@ share a store without duplicated work; the Ray backend on a local cluster."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
