@@ -64,26 +64,25 @@ class HFLanguageModel:
         return scores
 
     def _rows(self, example: int, context: str, choices: Sequence[str], scoring: Scoring) -> list[_Row]:
+        # The trailing-space split depends on the context alone, so it is encoded once per example.
+        ctx, space = split_trailing_space(context, "")
+        ctx_ids = self.encode(ctx)
         by_input: dict[tuple[int, ...], _Row] = {}
-        before = self.truncated
+        cut = False
         for c, choice in enumerate(choices):
-            ctx, cont_text = split_trailing_space(context, choice)
-            ctx_ids = self.encode(ctx)
-            cont = self.encode(ctx + cont_text)[len(ctx_ids):] or self.encode(cont_text, bos=False)
+            cont = self.encode(ctx + space + choice)[len(ctx_ids):] or self.encode(space + choice, bos=False)
             cont = cont[:1] if scoring == "first-token" else cont
-            tokens = self._fit(ctx_ids + cont[:-1], len(cont))
+            tokens, was_cut = self._fit(ctx_ids + cont[:-1], len(cont))
+            cut |= was_cut
             row = by_input.setdefault(tuple(tokens), _Row(example, tokens))
             row.reads.append((c, cont))
-        self.truncated = min(self.truncated, before + 1)  # count the prompt once, not once per label
+        self.truncated += cut  # count the prompt once, not once per label
         return list(by_input.values())
 
-    def _fit(self, tokens: list[int], reserve: int) -> list[int]:
-        """Left-truncate to the context window (the oldest demonstrations go first), and count it."""
+    def _fit(self, tokens: list[int], reserve: int) -> tuple[list[int], bool]:
+        """Left-truncate to the context window (the oldest demonstrations go first)."""
         room = self.max_length - reserve + 1
-        if len(tokens) <= room:
-            return tokens
-        self.truncated += 1
-        return tokens[-room:]
+        return (tokens, False) if len(tokens) <= room else (tokens[-room:], True)
 
     def _run_rows(self, prefix: str, rows: list[_Row]) -> list[list[float]]:
         cache = self._prefix_cache(prefix, [r.tokens for r in rows])
@@ -104,7 +103,9 @@ class HFLanguageModel:
     @torch.inference_mode()
     def generate(self, prefix: str, prompts: Sequence[str], max_new_tokens: int,
                  stop: Sequence[str] = ()) -> list[str]:
-        rows = [self._fit(self.encode(prefix + p), max_new_tokens + 1) for p in prompts]
+        fitted = [self._fit(self.encode(prefix + p), max_new_tokens + 1) for p in prompts]
+        self.truncated += sum(cut for _, cut in fitted)
+        rows = [tokens for tokens, _ in fitted]
         cache = self._prefix_cache(prefix, rows)
         texts = [""] * len(rows)
         rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
