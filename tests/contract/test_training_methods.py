@@ -165,12 +165,38 @@ def test_a_folder_of_another_spec_is_refused_and_bad_data_leaves_no_trace(traine
     assert not (tmp_path / "big").exists() or not any((tmp_path / "big").iterdir())
 
 
-def test_splitting_batches_by_token_budget_keeps_the_gradient(tiny, catalogue, tmp_path):
-    """The loss is normalised over the whole step, so running a batch in pieces changes only memory."""
-    spec = tiny_spec(tiny, "full", n=4, batch_size=4, epochs=3)
-    whole = train(spec, tmp_path / "whole", catalogue)
-    split = train(TrainSpec(**{**spec.__dict__, "max_batch_tokens": 1}), tmp_path / "split", catalogue)
-    a, b = manifest(whole)["loss_curve"], manifest(split)["loss_curve"]
-    assert all(abs(x["loss"] - y["loss"]) < 1e-4 for x, y in zip(a, b))
-    wa, wb = load_file(whole / "model.safetensors"), load_file(split / "model.safetensors")
-    assert all(torch.allclose(wa[k], wb[k], atol=1e-5) for k in wa)
+def _step_gradient(model_dir, rows, pad_id, max_batch_tokens: int) -> tuple[float, dict[str, torch.Tensor]]:
+    from accelerate import Accelerator
+
+    from ftscope.training.loop import Setup, backward_step
+
+    model = load_model(str(model_dir), options=CPU).model.train()
+    model.requires_grad_(True)
+    setup = Setup(Accelerator(cpu=True), pad_id, False, 1.0, 0.0, max_batch_tokens, 0, "test")
+    loss = backward_step(model, rows, [list(range(len(rows)))], setup, {})
+    return loss, {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+
+
+def test_splitting_batches_by_token_budget_keeps_the_gradient(tiny, catalogue):
+    """The loss is normalised over the whole step, so running a batch in pieces changes only memory.
+
+    Checked on the gradient of one step, which is what the claim is about. Whole and split runs add the
+    same per-token terms in a different order (and through matmuls of different shapes), so they agree to
+    fp32 rounding: relative differences of order sqrt(T)·2^-24 for T summed terms, a few 1e-7 here. The
+    tolerance, 1e-4 of the gradient's largest entry (and 1e-5 relative on the loss), leaves two orders of
+    margin over that and still fails a wrong normalisation (a mean of per-piece means moves every entry by
+    tens of percent). Weights after several AdamW steps are *not* compared: Adam divides by sqrt(v), which
+    amplifies rounding in near-zero gradient entries into weight differences that depend on the CPU's
+    kernels (that comparison failed on a machine other than the one that wrote it).
+    """
+    spec = tiny_spec(tiny, "full", n=4, batch_size=4).resolved()
+    tokenizer = load_model(str(tiny), options=CPU).tokenizer
+    rows = tokenize(build_data(spec, catalogue).items, tokenizer, 1024).rows
+    assert len({len(r) for r in rows}) > 1  # rows of different lengths: the whole batch is padded
+    loss_whole, whole = _step_gradient(tiny, rows, tokenizer.pad_token_id, max_batch_tokens=100_000)
+    loss_split, split = _step_gradient(tiny, rows, tokenizer.pad_token_id, max_batch_tokens=1)
+    assert loss_split == pytest.approx(loss_whole, rel=1e-5)
+    scale = max(float(g.abs().max()) for g in whole.values())
+    assert whole.keys() == split.keys() and scale > 0
+    worst = max(float((whole[k] - split[k]).abs().max()) for k in whole)
+    assert worst <= 1e-4 * scale, f"largest gradient difference {worst:.3g} vs scale {scale:.3g}"

@@ -107,7 +107,7 @@ def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windo
     for group in optimizer.param_groups:
         group["lr"] = step_lr
     seen = result.tokens.get("real", 0)
-    loss = _update(model, rows, windows[step], setup, result.tokens)
+    loss = backward_step(model, rows, windows[step], setup, result.tokens)
     setup.accelerator.clip_grad_norm_(params, setup.max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -115,8 +115,9 @@ def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windo
     return result.tokens["real"] - seen
 
 
-def _update(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: dict) -> float:
-    """One optimizer step's forward and backward passes; returns its mean target-token loss."""
+def backward_step(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: dict) -> float:
+    """One optimizer step's forward and backward passes (gradients left in .grad); returns its mean
+    target-token loss."""
     acc = setup.accelerator
     pieces = [p for batch in _shard(window, acc) for p in pieces_of(batch, rows, setup.max_batch_tokens)]
     n_target = sum(rows[i].n_target for piece in pieces for i in piece)
