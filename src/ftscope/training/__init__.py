@@ -1,10 +1,12 @@
-"""Fine-tuning methods (full, LoRA, prompt tuning, FTICL, ProMoT) behind one training entry.
+"""Fine-tuning methods (full, LoRA, prompt tuning, FTICL, ProMoT, one module each under methods/) behind
+one training entry, and the one way to open what any of them wrote.
 
-    from ftscope.training import TrainSpec, train, load_trained
-    out = train(TrainSpec(method="lora", datasets=("amazon",), n=200), "out/amazon-lora")
-    loaded = load_trained(out)          # or models.load_model("smollm2-135m", adapter=str(out))
+    from ftscope.training import TrainSpec, open_model, train
+    spec = TrainSpec(method="lora", datasets=("amazon",), n=200).with_options(lora_r=16)
+    out = train(spec, "out/amazon-lora")
+    loaded = open_model(str(out))        # or load_trained(out)
 
-Importing this package is light (no torch); `train` and `load_trained` import it when called.
+Importing this package is light (no torch); `train`, `load_trained` and `open_model` import it when called.
 """
 
 from __future__ import annotations
@@ -12,22 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ftscope.training import fticl, full, lora, prompt_tuning, promot
+from ftscope.specs import ModelRef, TrainSpec
 from ftscope.training.config import load_train_spec, spec_from_mapping
-from ftscope.training.spec import DEFAULT_LR, METHOD_NAMES, TrainSpec, check
-from ftscope.training.stages import Method
+from ftscope.training.methods import METHODS
+from ftscope.training.resolve import resolve, tunes
 
 if TYPE_CHECKING:
     from ftscope.models import LoadedModel, LoadOptions
     from ftscope.tasks import Catalogue
     from ftscope.training.loop import ProgressFn
 
-METHODS: dict[str, Method] = {m.name: m for m in (full.METHOD, lora.METHOD, prompt_tuning.METHOD,
-                                                   fticl.METHOD, promot.METHOD)}
-assert tuple(METHODS) == METHOD_NAMES  # the spec's check and the registry name the same methods
-
-__all__ = ["DEFAULT_LR", "METHODS", "TrainSpec", "check", "load_train_spec", "load_trained",
-           "spec_from_mapping", "train"]
+__all__ = ["METHODS", "TrainSpec", "load_train_spec", "load_trained", "open_model", "resolve", "spec_from_mapping",
+           "train", "tunes"]
 
 
 def train(spec: TrainSpec, out_dir: str | Path, catalogue: "Catalogue | None" = None,
@@ -45,3 +43,13 @@ def load_trained(out_dir: str | Path, keep_soft_prompt: bool = False, options: "
     from ftscope.training.load import load_trained as load
 
     return load(out_dir, keep_soft_prompt, options or LoadOptions())
+
+
+def open_model(ref: "ModelRef | str", options: "LoadOptions | None" = None, folder: str | Path | None = None,
+               ) -> "LoadedModel":
+    """Any model ftscope evaluates: a base name, hub id, folder or .gguf, or a ModelRef (a trained one
+    needs `folder`, the train cell's model folder). See training.load.open_model."""
+    from ftscope.models import LoadOptions
+    from ftscope.training.load import open_model as open_
+
+    return open_(ref, options or LoadOptions(), Path(folder) if folder is not None else None)

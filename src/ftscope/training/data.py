@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Callable
 
 from ftscope.prompts import context, render, target_text, template_for
+from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue, Dataset
-from ftscope.training.spec import TrainSpec
 from ftscope.types import Example
 
 log = logging.getLogger("ftscope.training")
 
-# A method that puts demonstrations before each input supplies this: the dataset → example index → demos.
-Demos = Callable[[TrainSpec, Catalogue, Dataset], Callable[[int], tuple[Example, ...]]]
+# A method that puts demonstrations before each input (FTICL) supplies this: dataset → example index → demos.
+Demos = Callable[[Dataset], Callable[[int], tuple[Example, ...]]]
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ def shares(n: int | None, proportions: tuple[float, ...]) -> list[int | None]:
 
 
 def build_data(spec: TrainSpec, catalogue: Catalogue, demos: Demos | None = None) -> TrainData:
-    spec = spec.resolved()
     items: list[TrainItem] = []
     sources, notes = [], []
-    for name, share in zip(spec.datasets, shares(spec.n, spec.proportions)):
+    weights = spec.proportions or (1.0,) * len(spec.datasets)
+    for name, share in zip(spec.datasets, shares(spec.n, weights)):
         if share == 0:
             notes.append(f"{name}: its proportion of n={spec.n} rounds to 0 examples; it was left out")
             continue
@@ -67,17 +67,17 @@ def build_data(spec: TrainSpec, catalogue: Catalogue, demos: Demos | None = None
         if share is not None and len(dataset.examples) < share:
             notes.append(f"{dataset.source}: asked for {share} examples, the file holds "
                          f"{len(dataset.examples)}; using all {len(dataset.examples)} (allow_fewer)")
-        items.extend(_items(spec, catalogue, dataset, demos))
+        items.extend(_items(spec, dataset, demos))
         sources.append(_source(dataset, share))
     for note in notes:
         log.warning(note)
     return TrainData(tuple(items), tuple(sources), tuple(notes))
 
 
-def _items(spec: TrainSpec, catalogue: Catalogue, dataset: Dataset, demos: Demos | None) -> list[TrainItem]:
+def _items(spec: TrainSpec, dataset: Dataset, demos: Demos | None) -> list[TrainItem]:
     task = dataset.task
     template = template_for(task, spec.template)
-    demos_of = demos(spec, catalogue, dataset) if demos else (lambda i: ())
+    demos_of = demos(dataset) if demos else (lambda i: ())
     return [TrainItem(dataset.name, ex.id, context(template, task, demos_of(i)) + render(template, ex),
                       target_text(task, ex)) for i, ex in enumerate(dataset.examples)]
 

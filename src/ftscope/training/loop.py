@@ -71,9 +71,32 @@ class StageResult:
     seconds: float = 0.0
     loss_curve: list[dict] = field(default_factory=list)
     tokens: dict[str, int] = field(default_factory=dict)  # real, padded, target tokens processed
+    monitor: list[dict] = field(default_factory=list)  # held-out measurements of a watched stage, by step
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Held-out measurement of a stage in training: `measure(module)` at the start and every `every` steps.
+    It runs in eval mode without gradients and draws no random numbers, so a resumed run is unchanged."""
+
+    every: int
+    measure: Callable[[Any], dict]
+
+    def due(self, step: int, total: int) -> bool:
+        return step % self.every == 0 or step == total
+
+    def record(self, module: Any, step: int, result: "StageResult") -> float:
+        """Append one measurement; returns the seconds it took (not training time)."""
+        started = time.perf_counter()
+        module.eval()
+        point = self.measure(module)
+        module.train()
+        seconds = time.perf_counter() - started
+        result.monitor.append({"step": step, **point, "seconds": seconds})
+        return seconds
 
 
 def lr_at(base: float, step: int, total: int) -> float:
@@ -82,7 +105,7 @@ def lr_at(base: float, step: int, total: int) -> float:
 
 
 def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: str, lr: float,
-              ckpt_root: Path, setup: Setup) -> StageResult:
+              ckpt_root: Path, setup: Setup, monitor: Monitor | None = None) -> StageResult:
     acc = setup.accelerator
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=setup.weight_decay)
@@ -90,11 +113,15 @@ def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: s
     result = _resume(ckpt_root, acc.unwrap_model(model), optimizer, setup.spec_hash) or \
         StageResult(name, lr, len(windows))
     model.train()
-    started, done_before = time.perf_counter(), result.seconds
+    if monitor and not result.monitor:
+        monitor.record(acc.unwrap_model(model), 0, result)
+    started, done_before, monitoring = time.perf_counter(), result.seconds, 0.0
     for step in range(len(result.loss_curve), len(windows)):
         tokens = _step(model, optimizer, params, rows, windows, step, setup, result)
-        result.seconds = done_before + time.perf_counter() - started
+        result.seconds = done_before + time.perf_counter() - started - monitoring
         _report(setup, result, len(windows), tokens)
+        if monitor and monitor.due(step + 1, len(windows)):
+            monitoring += monitor.record(acc.unwrap_model(model), step + 1, result)
         if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
             _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
     return result

@@ -1,7 +1,13 @@
 """What training did to the model, measured after the fact.
 
-- Weight change: the mean absolute difference between tuned and base weights over every base
-  parameter (the paper's deviation measure). LoRA is merged first; a soft prompt changes no weight.
+- Weight change (Yang et al.'s deviation from the base, their claim (e): FTICL deviates less than FT),
+  compared tensor by tensor against the base's safetensors; LoRA is merged first, a soft prompt changes
+  no weight. Reported, each with its unit in `units`:
+  `mean_abs` (mean |Δw| over every base parameter, in weight units), `relative` (Σ|Δw| / Σ|w|),
+  `layer_relative_change` (per weight tensor ||ΔW||_F / ||W||_F, averaged over the tensors of each
+  transformer layer, then over layers; a ratio, with the per-layer values beside it), and
+  `embedding_share` (the fraction of the total squared change Σ||ΔW||_F² that sits in embedding and
+  lm_head tensors; tied embeddings counted once).
 - Forgetting: language-modelling loss on a fixed small set of texts from tasks the run did not
   train on (the first inputs of each other task's in-domain test file), before and after.
 - A reload check: predictions of the model in memory against the one read back from disk.
@@ -10,8 +16,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from safetensors import safe_open
@@ -64,22 +71,72 @@ def lm_loss(model: Any, tokenizer: Any, texts: Sequence[str], rows: int = 4) -> 
 
 
 @torch.inference_mode()
-def weight_change(model: Any, base_path: str) -> dict[str, float | int] | None:
-    """Tuned vs base weights read one tensor at a time from the base's safetensors files."""
+def weight_change(model: Any, base_path: str) -> dict[str, Any] | None:
+    """Tuned vs base weights, the base read one tensor at a time from its safetensors files."""
     files = sorted(Path(base_path).glob("*.safetensors")) if Path(base_path).is_dir() else []
     if not files:
         return None  # a hub id with no local copy: nothing to compare against
-    tuned = plain_state(model)
-    abs_sum, rel_base, count, peak = 0.0, 0.0, 0, 0.0
+    return compare_weights(plain_state(model), _base_tensors(files))
+
+
+def _base_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
     for file in files:
         with safe_open(str(file), framework="pt") as f:
             for key in f.keys():
-                base = f.get_tensor(key).float()
-                delta = (tuned[key].float().cpu() - base).abs() if key in tuned else torch.zeros_like(base)
-                abs_sum, rel_base = abs_sum + float(delta.sum()), rel_base + float(base.abs().sum())
-                count, peak = count + base.numel(), max(peak, float(delta.max()) if delta.numel() else 0.0)
-    return {"mean_abs": abs_sum / max(1, count), "max_abs": peak,
-            "relative": abs_sum / rel_base if rel_base else 0.0, "params": count}
+                yield key, f.get_tensor(key)
+
+
+LAYER = re.compile(r"\.(?:layers|h|blocks|layer)\.(\d+)\.")  # model.layers.3.… (Llama), transformer.h.3.… (GPT-2)
+EMBEDDING = re.compile(r"embed|\bwte\b|\bwpe\b|lm_head")
+UNITS = {"mean_abs": "weight units: mean |Δw| over every base parameter",
+         "max_abs": "weight units: largest |Δw|",
+         "relative": "ratio: Σ|Δw| / Σ|w| over every base parameter",
+         "layer_relative_change": "ratio: ||ΔW||_F / ||W||_F per weight tensor, mean over each layer's tensors, "
+                                  "then mean over layers",
+         "embedding_share": "fraction of Σ||ΔW||_F² (all tensors) in embedding and lm_head tensors"}
+
+
+def compare_weights(tuned: Mapping[str, torch.Tensor], base: Iterable[tuple[str, torch.Tensor]]) -> dict[str, Any]:
+    """The deviation measures of `tuned` from `base` (name → tensor pairs), over the base's tensors."""
+    totals = {"abs": 0.0, "base_abs": 0.0, "sq": 0.0, "embed_sq": 0.0, "count": 0, "peak": 0.0}
+    per_layer: dict[int, list[float]] = {}
+    for key, w in _distinct(tuned, base):
+        w = w.float()
+        delta = tuned[key].float().cpu() - w if key in tuned else torch.zeros_like(w)
+        sq, base_norm = float(delta.square().sum()), float(w.norm())
+        totals["abs"] += float(delta.abs().sum())
+        totals["base_abs"] += float(w.abs().sum())
+        totals["sq"] += sq
+        totals["embed_sq"] += sq if EMBEDDING.search(key) else 0.0
+        totals["count"] += w.numel()
+        totals["peak"] = max(totals["peak"], float(delta.abs().max()) if delta.numel() else 0.0)
+        layer = LAYER.search(key)
+        if layer and base_norm > 0:
+            per_layer.setdefault(int(layer.group(1)), []).append(sq ** 0.5 / base_norm)
+    return _summary(totals, per_layer)
+
+
+def _distinct(tuned: Mapping[str, torch.Tensor], base: Iterable[tuple[str, torch.Tensor]]
+              ) -> Iterator[tuple[str, torch.Tensor]]:
+    """The base's tensors, leaving out a second name for a tensor the tuned model shares (tied lm_head)."""
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+    for key, w in base:
+        shared = (tuned[key].data_ptr(), tuple(tuned[key].shape)) if key in tuned else None
+        if shared is not None and shared in seen:
+            continue
+        if shared is not None:
+            seen.add(shared)
+        yield key, w
+
+
+def _summary(t: dict[str, float], per_layer: dict[int, list[float]]) -> dict[str, Any]:
+    layers = [sum(v) / len(v) for _, v in sorted(per_layer.items())]
+    return {"mean_abs": t["abs"] / max(1, t["count"]), "max_abs": t["peak"],
+            "relative": t["abs"] / t["base_abs"] if t["base_abs"] else 0.0,
+            "layer_relative_change": sum(layers) / len(layers) if layers else None,
+            "layer_relative_change_by_layer": layers,
+            "embedding_share": t["embed_sq"] / t["sq"] if t["sq"] else None,
+            "params": int(t["count"]), "units": UNITS}
 
 
 def plain_state(model: Any) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,19 @@ import torch
 from ftscope.errors import ConfigError, DataError
 from ftscope.models import LoadOptions, load_model
 from ftscope.results import write_json
+from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue
-from ftscope.training import checkpoints
+from ftscope.training import checkpoints, monitor
 from ftscope.training.batches import plan
 from ftscope.training.data import TrainData, build_data
-from ftscope.training.load import load_trained
+from ftscope.training.load import load_artefact
 from ftscope.training.loop import ProgressFn, Setup, StageResult, run_stage
 from ftscope.training.manifest import model_sha256, read_manifest, versions, write_manifest
 from ftscope.training.measure import heldout_texts, lm_loss, probe, reload_check, weight_change
-from ftscope.training.spec import TrainSpec, check
-from ftscope.training.stages import Context, Method, Stage, artefact_dir
+from ftscope.training.method import Method, MethodOptions
+from ftscope.training.methods import METHODS
+from ftscope.training.resolve import method_options, resolve
+from ftscope.training.stages import Context, Stage, artefact_dir
 from ftscope.training.tokens import Rows, tokenize
 
 log = logging.getLogger("ftscope.training")
@@ -50,17 +53,20 @@ class Prepared:
 
     spec: TrainSpec
     method: Method
+    options: MethodOptions
+    catalogue: Catalogue
     data: TrainData
     rows: Rows
     loaded: Any  # LoadedModel of the base
     ctx: Context
     setup: Setup
+    notes: list[str] = field(default_factory=list)  # for the manifest, besides the data's
 
 
 def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = None,
           progress: ProgressFn | None = None) -> Path:
     started = time.time()
-    spec, out = check(spec).resolved(), Path(out_dir)
+    spec, out = resolve(spec), Path(out_dir)
     if _finished(out, spec):
         return out
     _check_folder(out, spec)
@@ -74,6 +80,7 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     for index, stage in enumerate(stages):
         result, module = _stage(run, stage, index)
         results.append(result)
+    run.notes += _watch_notes(stages, results)
     if not run.setup.accelerator.is_main_process:
         return out
     before = probe(run.method.evaluated(module), _probe_ids(run.rows)) if module is not None else None
@@ -119,10 +126,8 @@ def _claim(out: Path, spec: TrainSpec) -> None:
 def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: ProgressFn | None) -> Prepared:
     from accelerate import Accelerator
 
-    from ftscope.training import METHODS
-
-    method = METHODS[spec.method]
-    data = build_data(spec, catalogue, method.demos)
+    method, options = METHODS[spec.method], method_options(spec)
+    data = build_data(spec, catalogue, lambda dataset: method.demos(spec, options, catalogue, dataset))
     if not data.items:
         raise DataError(f"train spec: datasets {', '.join(spec.datasets)} gave no examples; raise n")
     loaded = load_model(spec.model, options=LoadOptions(dtype=spec.dtype, device="cpu"))
@@ -133,7 +138,8 @@ def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: Progres
     bf16 = spec.bf16 if spec.bf16 is not None else accelerator.device.type == "cuda"
     setup = Setup(accelerator, loaded.tokenizer.pad_token_id, bf16, spec.max_grad_norm, spec.weight_decay,
                   spec.max_batch_tokens, spec.checkpoint_every, spec.hash(), progress)
-    return Prepared(spec, method, data, rows, loaded, Context(spec, loaded.path, loaded.tokenizer, out), setup)
+    ctx = Context(spec, options, loaded.path, loaded.tokenizer, out)
+    return Prepared(spec, method, options, catalogue, data, rows, loaded, ctx, setup)
 
 
 def _stage(run: Prepared, stage: Stage, index: int) -> tuple[StageResult, Any]:
@@ -147,7 +153,10 @@ def _stage(run: Prepared, stage: Stage, index: int) -> tuple[StageResult, Any]:
     windows = plan([len(r) for r in run.rows.rows], run.spec.batch_size, run.spec.grad_accum, run.spec.seed,
                    run.spec.epochs, stage.updates)
     ckpt = run.ctx.out_dir / "checkpoints" / stage.name
-    result = run_stage(module, run.rows.rows, windows, stage.name, stage.lr, ckpt, run.setup)
+    held = monitor.heldout(run.spec, run.catalogue, run.data) if stage.watch else None
+    watch = monitor.monitor(stage.watch, held, run.loaded.tokenizer, run.spec.max_length) if held else None
+    result = run_stage(module, run.rows.rows, windows, stage.name, stage.lr, ckpt, run.setup, watch)
+    result.monitor_heldout = list(held.sources) if held else []
     if acc.is_main_process:
         with checkpoints.atomic_dir(folder, f"the {stage.name} stage's result", checkpoints.latest(ckpt)) as tmp:
             stage.save(acc.unwrap_model(module), tmp, run.ctx)
@@ -155,6 +164,14 @@ def _stage(run: Prepared, stage: Stage, index: int) -> tuple[StageResult, Any]:
             write_json(info, result.to_dict())
     acc.wait_for_everyone()
     return result, acc.unwrap_model(module)
+
+
+def _watch_notes(stages: list[Stage], results: list[StageResult]) -> list[str]:
+    """A note (and a warning) for each watched stage that had not levelled off."""
+    notes = [monitor.levelling_note(s.watch, r.monitor) for s, r in zip(stages, results) if s.watch]
+    for note in filter(None, notes):
+        log.warning(note)
+    return [n for n in notes if n]
 
 
 def _probe_ids(rows: Rows) -> list[list[int]]:
@@ -173,7 +190,8 @@ def _assemble(out: Path, stages: list[Stage]) -> None:
 
 def _measure(out: Path, run: Prepared, before: Any, texts: list[str], base_path: str) -> dict[str, Any]:
     """Reload what was saved, as evaluation will, and measure it."""
-    loaded = load_trained(out, options=LoadOptions(dtype=run.spec.dtype, device=str(run.setup.accelerator.device)))
+    options = LoadOptions(dtype=run.spec.dtype, device=str(run.setup.accelerator.device))
+    loaded = load_artefact(out, run.spec.model, options)
     after = probe(loaded.model, _probe_ids(run.rows))
     measured = {"tuned_loss": lm_loss(loaded.model, loaded.tokenizer, texts)["loss"],
                 "reload_check": reload_check(before, after) if before is not None else None,
@@ -188,26 +206,20 @@ def _write(out: Path, run: Prepared, results: list[StageResult], measured: dict,
     spec = run.spec
     with checkpoints.disk_guard(out, "manifest.json"):
         write_manifest(out, {
-            "spec_hash": spec.hash(), "spec": spec.to_dict(), "method": spec.method, "tuned": spec.tuned,
-            "artefact": _artefact(spec), "seed": spec.seed,
+            "spec_hash": spec.hash(), "spec": spec.to_dict(), "method": spec.method,
+            "tuned": run.method.tunes(run.options), "artefact": run.method.artefact(run.options).to_dict(spec.model),
+            "seed": spec.seed,
             "base_model": {"reference": spec.model, "path": base_path, "sha256": model_sha256(base_path)},
             "data": list(run.data.sources), "versions": versions(),
             "device": str(run.setup.accelerator.device), "bf16_autocast": run.setup.bf16,
             "wall_seconds": wall, "train_seconds": sum(r.seconds for r in results),
             "tokens": _tokens(run.rows, results), "stages": [r.to_dict() for r in results],
             "loss_curve": [{"stage": r.name, **point} for r in results for point in r.loss_curve],
-            **measured, "notes": [*run.data.notes, *_row_notes(run.rows, spec)],
+            **measured, "notes": [*run.data.notes, *_row_notes(run.rows, spec), *run.notes],
         })
     for name in SCAFFOLD:
         path = out / name
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-
-
-def _artefact(spec: TrainSpec) -> dict[str, Any]:
-    kind = {"full": "model", "lora": "lora_adapter", "prompt": "prompt_adapter"}[spec.tuned]
-    load = "load_model(DIR)" if kind == "model" else f"load_model('{spec.model}', adapter=DIR)"
-    return {"kind": kind, "soft_prompt": "soft_prompt" if spec.method == "promot" else None,
-            "load": load if spec.tuned != "prompt" else "ftscope.training.load_trained(DIR)"}
 
 
 def _tokens(rows: Rows, results: list[StageResult]) -> dict[str, Any]:

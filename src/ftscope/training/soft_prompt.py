@@ -10,6 +10,7 @@ mask always covers it. Saved, it is a standard PEFT prompt-tuning adapter folder
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ class SoftPrompt(nn.Module):
         self.base = base
         self.prompt = nn.Parameter(prompt.detach().clone().to(_embedding(base).weight.dtype),
                                    requires_grad=trainable)
+        self._cache_arg = _cache_argument(base)
 
     @property
     def config(self) -> Any:
@@ -39,10 +41,11 @@ class SoftPrompt(nn.Module):
         return _embedding(self.base)
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, past_key_values=None,
-                inputs_embeds=None, logits_to_keep=0, **kwargs):
+                inputs_embeds=None, logits_to_keep=0, cache=None, **kwargs):
+        cache = cache if cache is not None else past_key_values  # callers may use either name
         embeds = inputs_embeds if inputs_embeds is not None else _embedding(self.base)(input_ids)
         rows, n = embeds.shape[0], self.prompt.shape[0]
-        starts = past_key_values is None or past_key_values.get_seq_length() == 0
+        starts = cache is None or cache.get_seq_length() == 0
         if attention_mask is not None:
             attention_mask = torch.cat([attention_mask.new_ones(rows, n), attention_mask], dim=1)
         if position_ids is not None:
@@ -53,10 +56,17 @@ class SoftPrompt(nn.Module):
                 lead = torch.arange(n, device=position_ids.device).expand(rows, n)
                 position_ids = torch.cat([lead, position_ids], dim=1)
         out = self.base(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                        past_key_values=past_key_values, logits_to_keep=logits_to_keep, **kwargs)
+                        logits_to_keep=logits_to_keep, **{self._cache_arg: cache}, **kwargs)
         if starts and isinstance(logits_to_keep, int) and logits_to_keep == 0:
             out.logits = out.logits[:, n:]  # logits line up with the caller's tokens again
         return out
+
+
+def _cache_argument(model: nn.Module) -> str:
+    """transformers 5.x names the KV cache `cache` (`past_key_values` is deprecated); 4.x knows only
+    `past_key_values`. A PEFT wrapper passes either through to the model it wraps, so that model decides."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 def _embedding(model: nn.Module) -> nn.Module:
@@ -77,14 +87,15 @@ def initial_prompt(base: nn.Module, tokenizer: Any, n: int, text: str | None, se
     return table[index.to(table.device)].float().cpu()
 
 
-def save_prompt(prompt: torch.Tensor, folder: Path, base_path: str, config: Any) -> None:
+def save_prompt(prompt: torch.Tensor, folder: Path, base: str, config: Any) -> None:
+    """A PEFT prompt-tuning adapter folder; `base` is recorded as given (a portable name, not a path)."""
     from peft import PromptTuningConfig, TaskType
 
     folder.mkdir(parents=True, exist_ok=True)
     PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=prompt.shape[0],
                        token_dim=prompt.shape[1], num_transformer_submodules=1,
                        num_attention_heads=config.num_attention_heads, num_layers=config.num_hidden_layers,
-                       base_model_name_or_path=base_path).save_pretrained(folder)
+                       base_model_name_or_path=base).save_pretrained(folder)
     save_file({PROMPT_KEY: prompt.detach().float().cpu().contiguous()}, folder / "adapter_model.safetensors")
 
 

@@ -1,6 +1,6 @@
-"""What a training method is: one or more stages, each a module to train, a schedule and a save.
+"""What a method's training is made of: one or more stages, each a module to train, a schedule and a save.
 
-Every method (full.py, lora.py, …) builds its stages from the run context; the shared loop in
+Every method (training/methods/*.py) builds its stages from the run context; the shared loop in
 loop.py trains whatever a stage attaches, and run.py strings stages together, so ProMoT's two steps
 and a plain fine-tune go through the same checkpointed code.
 """
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ftscope.training.data import Demos
-from ftscope.training.spec import TrainSpec
+from ftscope.specs import TrainSpec
 
 
 @dataclass(frozen=True)
 class Context:
     spec: TrainSpec  # resolved
-    base_path: str  # the local base model folder (or hub id)
+    options: Any  # the method's validated Options (training.method.MethodOptions)
+    base_path: str  # the local base model folder (or hub id) it was loaded from
     tokenizer: Any
     out_dir: Path
 
@@ -29,6 +29,16 @@ def artefact_dir(out_dir: Path, stage: str) -> Path:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """Measure in-task quality on held-out examples every `every` optimizer steps of a stage, and say
+    so when the last interval still moved it (the stage had not levelled off)."""
+
+    every: int
+    label: str  # names the stage in the note, e.g. "ProMoT stage 1"
+    fix: str  # what to change when it had not levelled off, e.g. "raise promot_steps"
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str
     lr: float
@@ -36,13 +46,4 @@ class Stage:
     attach: Callable[[Any, Context], Any]  # base model → the module whose trainable parameters train
     save: Callable[[Any, Path, Context], None]  # trained module → artefact files in a folder
     target: str = "."  # where its artefact ends up, relative to out_dir
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    summary: str
-    stages: Callable[[Context], list[Stage]]
-    demos: Demos | None = None  # FTICL: demonstrations placed before every training input
-    # The trained module as evaluated by default (ProMoT: without its soft prompt).
-    evaluated: Callable[[Any], Any] = lambda module: module
+    watch: Watch | None = None

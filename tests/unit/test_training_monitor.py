@@ -1,0 +1,65 @@
+"""ProMoT's stage-1 watch: held-out examples come from the training file minus the training sample, and
+a stage that had not levelled off gets a note naming the change and the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ftscope.tasks import Catalogue, DatasetEntry
+from ftscope.specs import TrainSpec
+from ftscope.training.data import build_data
+from ftscope.training.monitor import heldout, levelling_note
+from ftscope.training.stages import Watch
+
+WATCH = Watch(20, "ProMoT stage 1", "raise promot_steps")
+
+
+@pytest.fixture
+def catalogue(tmp_path):
+    rows = [{"idx": i, "input": f"text {i}", "output": "positive" if i % 2 else "negative"} for i in range(60)]
+    (tmp_path / "small.json").write_text(json.dumps(rows))
+    entry = DatasetEntry("small", "sentiment", "Small", train_file=str(tmp_path / "small.json"))
+    return Catalogue(data_dir=tmp_path, extra=[entry])
+
+
+def test_heldout_examples_are_unseen_in_training_and_at_most_32(catalogue):
+    spec = TrainSpec(datasets=("small",), n=20, seed=3)
+    data = build_data(spec, catalogue)
+    held = heldout(spec, catalogue, data)
+    trained = {it.example_id for it in data.items}
+    ids = [it.example_id for it in held.items]
+    assert len(ids) == 32 and not set(ids) & trained and len(set(ids)) == 32
+    assert held.sources[0]["example_ids"] == ids and heldout(spec, catalogue, data) == held  # seeded
+    q = held.questions[0]
+    assert len(held.questions) == 32 and q.choices == ("positive", "negative") and q.prompt.endswith("### Sentiment:")
+    assert q.choices[q.gold] == held.items[0].target
+
+
+def test_heldout_is_empty_when_training_takes_the_whole_file(catalogue):
+    spec = TrainSpec(datasets=("small",), n=None)
+    held = heldout(spec, catalogue, build_data(spec, catalogue))
+    assert held.items == () and held.questions == ()
+
+
+def test_accuracy_still_rising_gets_the_note():
+    curve = [{"step": 80, "loss": 1.0, "accuracy": 0.70, "classified": 32},
+             {"step": 100, "loss": 0.9, "accuracy": 0.75, "classified": 32}]
+    assert levelling_note(WATCH, curve) == ("ProMoT stage 1: held-out accuracy still rose 5.0 points over its "
+                                            "last interval; raise promot_steps")
+
+
+def test_one_flipped_answer_of_32_is_noise_not_a_trend():
+    curve = [{"step": 80, "loss": 1.0, "accuracy": 22 / 32, "classified": 32},
+             {"step": 100, "loss": 0.5, "accuracy": 23 / 32, "classified": 32}]
+    assert levelling_note(WATCH, curve) is None  # 3.1 points is one example; the loss is not consulted
+
+
+def test_without_classification_the_loss_decides_at_two_percent():
+    flat = [{"step": 1, "loss": 2.00}, {"step": 2, "loss": 1.97}]
+    falling = [{"step": 1, "loss": 2.00}, {"step": 2, "loss": 1.90}]
+    assert levelling_note(WATCH, flat) is None
+    assert levelling_note(WATCH, falling) == ("ProMoT stage 1: held-out loss still fell 5.0% over its last "
+                                              "interval; raise promot_steps")
+    assert levelling_note(WATCH, falling[:1]) is None
