@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ SCRIPT = """
 import json, sys, time, torch
 torch.set_num_threads(1)
 from ftscope.training import TrainSpec, train
-spec = TrainSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(sys.argv[1]).items()})
+spec = TrainSpec.from_dict(json.loads(sys.argv[1]))
 def report(p):
     print(f"step {p.step}", flush=True)
     time.sleep(float(sys.argv[3]))
@@ -39,13 +38,13 @@ train(spec, sys.argv[2], progress=report)
 def spec_for(tiny: Path, **kw) -> TrainSpec:
     # LoRA dropout makes the run draw random numbers every step: resuming must restore the RNG too.
     base = dict(model=str(tiny), method="lora", n=8, epochs=3, batch_size=2, grad_accum=1, lr=1e-2,
-                lora_dropout=0.1, checkpoint_every=3)
-    return TrainSpec(**{**base, **kw})
+                checkpoint_every=3)
+    return TrainSpec(**{**base, **kw}).with_options(lora_dropout=0.1)
 
 
 def start(spec: TrainSpec, out: Path, delay: float) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(asdict(spec)), str(out), str(delay)],
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, json.dumps(spec.to_dict()), str(out), str(delay)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 

@@ -21,7 +21,7 @@ from ftscope.types import Example
 log = logging.getLogger("ftscope.training")
 
 # A method that puts demonstrations before each input (FTICL) supplies this: dataset → example index → demos.
-Demos = Callable[[Dataset], Callable[[int], tuple[Example, ...]]]
+Demos = Callable[[Dataset], Callable[[int], tuple[Example, ...]] | None]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def build_data(spec: TrainSpec, catalogue: Catalogue, demos: Demos | None = None
 def _items(spec: TrainSpec, dataset: Dataset, demos: Demos | None) -> list[TrainItem]:
     task = dataset.task
     template = template_for(task, spec.template)
-    demos_of = demos(dataset) if demos else (lambda i: ())
+    demos_of = (demos(dataset) if demos else None) or (lambda i: ())  # a method without demos gives None
     return [TrainItem(dataset.name, ex.id, context(template, task, demos_of(i)) + render(template, ex),
                       target_text(task, ex)) for i, ex in enumerate(dataset.examples)]
 
