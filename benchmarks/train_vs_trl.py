@@ -42,8 +42,8 @@ def spec(n: int):
     from ftscope.training import TrainSpec
 
     return TrainSpec(model="smollm2-135m", method="lora", datasets=("amazon",), n=n, epochs=1, lr=LR,
-                     batch_size=BATCH, grad_accum=1, lora_r=RANK, lora_alpha=ALPHA, lora_dropout=DROPOUT,
-                     checkpoint_every=0, bf16=False)
+                     batch_size=BATCH, grad_accum=1, checkpoint_every=0, bf16=False,
+                     ).with_options(lora_r=RANK, lora_alpha=ALPHA, lora_dropout=DROPOUT)
 
 
 # ---- workers (each runs in its own process) ---------------------------------------------------
@@ -81,7 +81,8 @@ def run_trl(n: int) -> dict:
     from ftscope.models import resolve_model_path
     from ftscope.tasks import Catalogue
     from ftscope.training.data import build_data
-    from ftscope.training.lora import lora_config
+    from ftscope.training.methods.lora import lora_config
+    from ftscope.training.resolve import method_options
 
     path = resolve_model_path("smollm2-135m")
     items = build_data(spec(n), Catalogue()).items
@@ -96,7 +97,7 @@ def run_trl(n: int) -> dict:
                          use_cpu=True, bf16=False, gradient_checkpointing=False, seed=0, disable_tqdm=True,
                          dataloader_num_workers=0)
         trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=lora_config(spec(n)), callbacks=[timer.callback(TrainerCallback)])
+                             peft_config=lora_config(method_options(spec(n))), callbacks=[timer.callback(TrainerCallback)])
         trainer.data_collator = timer.counting(trainer.data_collator)
         started = time.perf_counter()
         trainer.train()

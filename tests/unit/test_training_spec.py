@@ -82,7 +82,8 @@ def test_tunes_says_what_changes(method, options, expected):
     ({"method": "promot", "promot_steps": 0}, "promot_steps: must be 1 or more"),
     ({"method": "lora", "fticl_k": 2}, "fticl_k: not an option of method lora (it is fticl's)"),
     ({"method": "full", "lora_r": 4}, "lora_r: not an option of method full (it is lora's, fticl's and promot's)"),
-    ({"method": "lora", "lora_rank": 4}, "lora_rank: not a training field or an option of method lora; did you mean lora_r?"),
+    ({"method": "lora", "lora_rank": 4},
+     "lora_rank: not a training field or an option of method lora; did you mean lora_r?"),
     ({"method": "lora", "lora_r": 4, "options": {"lora_r": 8}}, "lora_r: given twice"),
     ({"lr": 1e-3, "learning_rate": 1e-3}, "learning_rate: means the same as lr; give one of them"),
 ])
