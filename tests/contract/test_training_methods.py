@@ -246,7 +246,7 @@ def _predictions(loaded, catalogue) -> list:
     return evaluate(language_model(loaded), test, EvalSpec("amazon", shots=0, scoring="loglik")).predictions
 
 
-def test_a_copied_adapter_loads_with_its_original_folder_gone(tiny, catalogue, tmp_path):
+def test_a_copied_adapter_loads_with_its_original_folder_gone(tiny, catalogue, tmp_path, caplog):
     """The adapter names its base as the spec did (portable), not this machine's cache path."""
     original = train(tiny_spec(tiny, "lora"), tmp_path / "original", catalogue)
     assert json.loads((original / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny)
@@ -261,6 +261,13 @@ def test_a_copied_adapter_loads_with_its_original_folder_gone(tiny, catalogue, t
     for folder in (copy, bare):
         after = _predictions(open_model(str(folder), CPU), catalogue)
         assert [p.scores for p in after] == [p.scores for p in before]  # same files, same loader: identical
+    # A base of the same name with other weights than the manifest recorded is loaded, with a warning.
+    recorded = manifest(copy)
+    recorded["base_model"]["sha256"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(recorded))
+    with caplog.at_level("WARNING", logger="ftscope.training"):
+        open_model(str(copy), CPU)
+    assert "differs from the one it was trained on" in caplog.text
 
 
 # ---- the extension point: a sixth method defined here and nowhere else ---------------------------------

@@ -36,6 +36,8 @@ def test_hash_is_stable_and_sees_through_defaults():
 def test_resolving_twice_changes_nothing(method):
     once = resolve(TrainSpec(method=method, datasets=("a", "b"), proportions=(1, 2)))
     assert resolve(once) == once and once.hash() == resolve(once).hash()
+    # read back as the store and a remote worker read it (JSON → mapping → spec)
+    assert resolve(spec_from_mapping(json.loads(json.dumps(once.to_dict())))) == once
     assert dict(once.options).keys() == METHODS[method].Options.model_fields.keys() - _dropped(once)
 
 

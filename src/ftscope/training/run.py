@@ -138,7 +138,7 @@ def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: Progres
     bf16 = spec.bf16 if spec.bf16 is not None else accelerator.device.type == "cuda"
     setup = Setup(accelerator, loaded.tokenizer.pad_token_id, bf16, spec.max_grad_norm, spec.weight_decay,
                   spec.max_batch_tokens, spec.checkpoint_every, spec.hash(), progress)
-    ctx = Context(spec, options, loaded.path, loaded.tokenizer, out)
+    ctx = Context(spec, options, loaded.tokenizer, out)
     return Prepared(spec, method, options, catalogue, data, rows, loaded, ctx, setup)
 
 

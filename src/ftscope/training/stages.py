@@ -18,7 +18,6 @@ from ftscope.specs import TrainSpec
 class Context:
     spec: TrainSpec  # resolved
     options: Any  # the method's validated Options (training.method.MethodOptions)
-    base_path: str  # the local base model folder (or hub id) it was loaded from
     tokenizer: Any
     out_dir: Path
 
