@@ -10,7 +10,7 @@ import pytest
 from ftscope.tasks import Catalogue, DatasetEntry
 from ftscope.specs import TrainSpec
 from ftscope.training.data import build_data
-from ftscope.training.monitor import heldout, levelling_note
+from ftscope.training.monitor import heldout, levelling_note, measure, probe_of, single_pass
 from ftscope.training.stages import Watch
 
 WATCH = Watch(20, "ProMoT stage 1", "raise promot_steps")
@@ -32,15 +32,38 @@ def test_heldout_examples_are_unseen_in_training_and_at_most_32(catalogue):
     ids = [it.example_id for it in held.items]
     assert len(ids) == 32 and not set(ids) & trained and len(set(ids)) == 32
     assert held.sources[0]["example_ids"] == ids and heldout(spec, catalogue, data) == held  # seeded
-    q = held.questions[0]
-    assert len(held.questions) == 32 and q.choices == ("positive", "negative") and q.prompt.endswith("### Sentiment:")
-    assert q.choices[q.gold] == held.items[0].target
+    assert all(c == ("positive", "negative") for c in held.choices)
+    assert held.items[0].prompt.endswith("### Sentiment:") and held.items[0].target in held.choices[0]
 
 
 def test_heldout_is_empty_when_training_takes_the_whole_file(catalogue):
     spec = TrainSpec(datasets=("small",), n=None)
     held = heldout(spec, catalogue, build_data(spec, catalogue))
-    assert held.items == () and held.questions == ()
+    assert held.items == () and held.choices == ()
+
+
+def test_one_forward_pass_reads_the_scorers_first_token_scores(catalogue, tiny_loaded):
+    """The monitor's accuracy comes from the loss pass's logits; they must be what the evaluation scorer
+    (HFLanguageModel, first-token) compares. Label scores are compared as differences, since the scorer
+    returns log-probabilities and the pass raw logits (softmax normalisation cancels in a difference).
+    Different batch shapes change only fp32 rounding (measured below 1e-6, also on SmolLM2-135M); 1e-4 leaves
+    margin and still fails on a wrong position or token, which moves these differences by the logits' own
+    scale (~1e-1)."""
+    from ftscope.models.lm import HFLanguageModel
+
+    spec = TrainSpec(datasets=("small",), n=20)
+    held = heldout(spec, catalogue, build_data(spec, catalogue))
+    model, tokenizer = tiny_loaded.model, tiny_loaded.tokenizer
+    probe = probe_of(held, tokenizer, 1024)
+    assert len(probe.rows) == 32 and all(x is not None for x in probe.labels) and probe.scorer == ()
+    _, _, ours = single_pass(model, tokenizer.pad_token_id, probe)
+    theirs = HFLanguageModel(model, tokenizer).score_choices("", [it.prompt for it in held.items],
+                                                              held.choices[0], "first-token")
+    for (scores, gold), reference, item in zip(ours, theirs, held.items):
+        assert abs((scores[0] - scores[1]) - (reference[0] - reference[1])) < 1e-4
+        assert held.choices[0][gold] == item.target
+    point = measure(model, tokenizer, probe)
+    assert point["classified"] == 32 and 0 <= point["accuracy"] <= 1 and point["loss"] > 0
 
 
 def test_accuracy_still_rising_gets_the_note():

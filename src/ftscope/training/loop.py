@@ -168,10 +168,18 @@ def pieces_of(batch: list[int], rows: tuple[Row, ...], max_tokens: int) -> list[
 
 def target_loss(model: Any, batch: Batch, bf16: bool) -> torch.Tensor:
     """Summed cross-entropy over target tokens, from logits of the last `keep` positions only."""
+    return summed_loss(target_logits(model, batch, bf16), batch)
+
+
+def target_logits(model: Any, batch: Batch, bf16: bool) -> torch.Tensor:
+    """Logits of the last `keep` positions: [rows, keep, vocab]; position j predicts labels[:, j]."""
     device = batch.input_ids.device.type
     with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                       position_ids=batch.position_ids, logits_to_keep=batch.keep, use_cache=False).logits
+        return model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                     position_ids=batch.position_ids, logits_to_keep=batch.keep, use_cache=False).logits
+
+
+def summed_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(logits[:, :-1].float().flatten(0, 1), batch.labels.flatten(),
                            ignore_index=-100, reduction="sum")
 

@@ -4,9 +4,12 @@ The examples come from the training files themselves, minus the examples the run
 HELDOUT_EXAMPLES in all, shared by the datasets' proportions, drawn by seed), so they are the training
 task in the training format without being training data. Each measurement gives
 - `loss`: the mean target-token loss (the training loss's own definition) over all of them, and
-- `accuracy`: for classification examples, the share answered right by first-token label scoring,
-  through models' HFLanguageModel, the implementation the evaluation scorer runs (imported from the
-  models layer, since training may not import evaluation).
+- `accuracy`: for classification examples, the share answered right by first-token label scoring.
+Both come from one forward pass per example, kept cheap on CPU: the logits at the position before the
+target are the ones the evaluation scorer's first-token scoring reads, when every label starts right
+after the prompt's own tokens (a prompt without trailing space, no merge across the boundary: the
+training templates'). An example where that does not hold is scored by models' HFLanguageModel, the
+scorer's implementation (imported from the models layer, since training may not import evaluation).
 
 A stage "had not levelled off" when its last two measurements differ by more than the tolerance:
 ACCURACY_TOLERANCE points of accuracy, or one example's worth when that is larger (with 32 examples one
@@ -23,13 +26,14 @@ from typing import Any
 
 import torch
 
+from ftscope.models.batching import length_batches
 from ftscope.prompts import render, target_text, template_for
 from ftscope.specs import TrainSpec
-from ftscope.tasks import Catalogue
+from ftscope.tasks import Catalogue, Task
 from ftscope.tasks.records import read_records, to_examples
 from ftscope.training.batches import collate
 from ftscope.training.data import TrainData, TrainItem, shares
-from ftscope.training.loop import Monitor, target_loss
+from ftscope.training.loop import Monitor, summed_loss, target_logits
 from ftscope.training.stages import Watch
 from ftscope.training.tokens import Row, tokenize
 from ftscope.types import Example
@@ -37,43 +41,33 @@ from ftscope.types import Example
 HELDOUT_EXAMPLES = 32
 ACCURACY_TOLERANCE = 2.0  # accuracy points
 LOSS_TOLERANCE = 0.02  # relative change of the held-out loss
-LOSS_ROWS = 8  # rows per forward pass for the loss
-
-
-@dataclass(frozen=True)
-class Question:
-    dataset: str
-    prompt: str
-    choices: tuple[str, ...]
-    gold: int
+BATCH_TOKENS, BATCH_ROWS = 4096, 16  # padded tokens and rows per forward pass
 
 
 @dataclass(frozen=True)
 class Heldout:
     items: tuple[TrainItem, ...]
-    questions: tuple[Question, ...]  # the classification items, as label choices
+    choices: tuple[tuple[str, ...] | None, ...]  # per item: its label texts (classification), else None
     sources: tuple[dict, ...]  # per dataset: its file and the held-out example ids (for the manifest)
 
 
 def heldout(spec: TrainSpec, catalogue: Catalogue, data: TrainData, limit: int = HELDOUT_EXAMPLES) -> Heldout:
     """Up to `limit` examples of the training files that the run does not train on."""
     weight = dict(zip(spec.datasets, spec.proportions or (1.0,) * len(spec.datasets)))
-    items, questions, sources = [], [], []
+    items, choices, sources = [], [], []
     for source, share in zip(data.sources, shares(limit, tuple(weight[s["dataset"]] for s in data.sources))):
         picked = _unused(source, catalogue, share or 0, spec.seed)
         task = catalogue.task_of(source["dataset"])
         template = template_for(task, spec.template)
         for ex in picked:
             items.append(TrainItem(source["dataset"], ex.id, render(template, ex), target_text(task, ex)))
-            if task.is_classification and target_text(task, ex) in _choices(task):
-                questions.append(Question(source["dataset"], items[-1].prompt, _choices(task),
-                                          _choices(task).index(target_text(task, ex))))
+            choices.append(_choices(task) if target_text(task, ex) in _choices(task) else None)
         sources.append({"dataset": source["dataset"], "file": source["file"], "example_ids": [e.id for e in picked]})
-    return Heldout(tuple(items), tuple(questions), tuple(sources))
+    return Heldout(tuple(items), tuple(choices), tuple(sources))
 
 
-def _choices(task: Any) -> tuple[str, ...]:
-    return tuple(task.verbalize(label) for label in task.labels)
+def _choices(task: Task) -> tuple[str, ...]:
+    return tuple(task.verbalize(label) for label in task.labels) if task.is_classification else ()
 
 
 def _unused(source: dict, catalogue: Catalogue, k: int, seed: int) -> list[Example]:
@@ -89,41 +83,98 @@ def _unused(source: dict, catalogue: Catalogue, k: int, seed: int) -> list[Examp
     return [every[i] for i in picks]
 
 
+@dataclass(frozen=True)
+class Labels:
+    """A classification row's labels as the first target token of each, and the gold one's index."""
+
+    tokens: tuple[int, ...]
+    gold: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The held-out set ready to measure: token rows, each row's labels when its own logits can score
+    them, and the classification items left to the scorer (prompt, labels, gold index)."""
+
+    rows: tuple[Row, ...]
+    labels: tuple[Labels | None, ...]
+    scorer: tuple[tuple[str, tuple[str, ...], int], ...]
+
+
+def probe_of(held: Heldout, tokenizer: Any, max_length: int) -> Probe:
+    tokenized = tokenize(held.items, tokenizer, max_length)
+    labels, scorer = [], []
+    for row, i in zip(tokenized.rows, tokenized.items):
+        item, choices = held.items[i], held.choices[i]
+        first = _first_tokens(tokenizer, item.prompt, choices, row) if choices else None
+        labels.append(Labels(first, choices.index(item.target)) if first else None)
+        if choices and not first:
+            scorer.append((item.prompt, choices, choices.index(item.target)))
+    return Probe(tokenized.rows, tuple(labels), tuple(scorer))
+
+
+def _first_tokens(tokenizer: Any, prompt: str, choices: tuple[str, ...], row: Row) -> tuple[int, ...] | None:
+    """Each label's first token, when the row's prompt tokens are the prompt's own encoding and every label
+    starts right after them: then the scorer's first-token scoring reads exactly the row's logits there."""
+    head = list(row.ids[: len(row) - row.n_target])
+    if prompt != prompt.rstrip() or tokenizer(prompt, add_special_tokens=True).input_ids != head:
+        return None
+    firsts = []
+    for choice in choices:
+        ids = tokenizer(prompt + choice, add_special_tokens=True).input_ids
+        if ids[: len(head)] != head or len(ids) == len(head):
+            return None
+        firsts.append(ids[len(head)])
+    return tuple(firsts)
+
+
 def monitor(watch: Watch, held: Heldout, tokenizer: Any, max_length: int) -> Monitor:
-    rows = tokenize(held.items, tokenizer, max_length).rows
-    pad = tokenizer.pad_token_id
-    return Monitor(watch.every, lambda module: measure(module, tokenizer, rows, held.questions, pad))
+    probe = probe_of(held, tokenizer, max_length)
+    return Monitor(watch.every, lambda module: measure(module, tokenizer, probe))
 
 
 @torch.inference_mode()
-def measure(module: Any, tokenizer: Any, rows: tuple[Row, ...], questions: tuple[Question, ...],
-            pad_id: int) -> dict[str, Any]:
-    point: dict[str, Any] = {"loss": _loss(module, rows, pad_id), "examples": len(rows)}
-    if questions:
-        point.update(accuracy=_accuracy(module, tokenizer, questions), classified=len(questions))
+def measure(module: Any, tokenizer: Any, probe: Probe) -> dict[str, Any]:
+    loss, count, per_row = single_pass(module, tokenizer.pad_token_id, probe)
+    scored = [x for x in per_row if x is not None]
+    point: dict[str, Any] = {"loss": loss / count if count else float("nan"), "examples": len(probe.rows)}
+    if scored or probe.scorer:
+        right = sum(max(range(len(s)), key=s.__getitem__) == gold for s, gold in scored)
+        right += _scored_right(module, tokenizer, probe.scorer) if probe.scorer else 0
+        point.update(accuracy=right / (len(scored) + len(probe.scorer)), classified=len(scored) + len(probe.scorer))
     return point
 
 
-def _loss(module: Any, rows: tuple[Row, ...], pad_id: int) -> float:
+@torch.inference_mode()
+def single_pass(module: Any, pad_id: int, probe: Probe) -> tuple[float, int, list[tuple[list[float], int] | None]]:
+    """(summed target-token loss, target tokens, per row: its labels' first-token logits and the gold index,
+    None for a row without labels), from one forward pass per row, rows batched by length."""
     device = next(module.parameters()).device
-    total, count = 0.0, 0
-    for start in range(0, len(rows), LOSS_ROWS):
-        batch = collate(rows[start:start + LOSS_ROWS], pad_id).to(device)
-        total += float(target_loss(module, batch, bf16=False))
+    loss, count = 0.0, 0
+    scored: list[tuple[list[float], int] | None] = [None] * len(probe.rows)
+    for batch_rows in length_batches([len(r) for r in probe.rows], BATCH_TOKENS, BATCH_ROWS):
+        batch = collate([probe.rows[i] for i in batch_rows], pad_id).to(device)
+        logits = target_logits(module, batch, bf16=False)
+        loss += float(summed_loss(logits, batch))
         count += int((batch.labels != -100).sum())
-    return total / count if count else float("nan")
+        for b, i in enumerate(batch_rows):
+            labels, row = probe.labels[i], probe.rows[i]
+            if labels is not None:  # the position before the target predicts its first token
+                at = batch.keep - 1 - row.n_target
+                scored[i] = (logits[b, at, list(labels.tokens)].float().tolist(), labels.gold)
+    return loss, count, scored
 
 
-def _accuracy(module: Any, tokenizer: Any, questions: tuple[Question, ...]) -> float:
+def _scored_right(module: Any, tokenizer: Any, items: tuple[tuple[str, tuple[str, ...], int], ...]) -> int:
     from ftscope.models.lm import HFLanguageModel
 
     lm = HFLanguageModel(module, tokenizer)
     right = 0
-    for dataset in dict.fromkeys(q.dataset for q in questions):  # one label set per dataset
-        group = [q for q in questions if q.dataset == dataset]
-        scores = lm.score_choices("", [q.prompt for q in group], group[0].choices, "first-token")
-        right += sum(max(range(len(s)), key=s.__getitem__) == q.gold for s, q in zip(scores, group))
-    return right / len(questions)
+    for choices in dict.fromkeys(c for _, c, _ in items):  # one call per label set
+        group = [(p, g) for p, c, g in items if c == choices]
+        scores = lm.score_choices("", [p for p, _ in group], choices, "first-token")
+        right += sum(max(range(len(s)), key=s.__getitem__) == g for s, (_, g) in zip(scores, group))
+    return right
 
 
 def levelling_note(watch: Watch, curve: list[dict]) -> str | None:
