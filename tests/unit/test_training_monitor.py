@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from ftscope.tasks import Catalogue, DatasetEntry
 from ftscope.specs import TrainSpec
+from ftscope.tasks import Catalogue, DatasetEntry, Task
 from ftscope.training.data import build_data
 from ftscope.training.monitor import heldout, levelling_note, measure, probe_of, single_pass
 from ftscope.training.stages import Watch
@@ -64,6 +64,21 @@ def test_one_forward_pass_reads_the_scorers_first_token_scores(catalogue, tiny_l
         assert held.choices[0][gold] == item.target
     point = measure(model, tokenizer, probe)
     assert point["classified"] == 32 and 0 <= point["accuracy"] <= 1 and point["loss"] > 0
+
+
+def test_labels_after_a_trailing_space_go_to_the_scorer(tmp_path, tiny_loaded):
+    """A prompt ending in a space puts the space into the label's first token (the scorer moves it there,
+    as lm-evaluation-harness does), so the loss pass's logits cannot score it; HFLanguageModel does."""
+    rows = [{"input": f"is {i} odd?", "output": "yes" if i % 2 else "no"} for i in range(40)]
+    (tmp_path / "yn.json").write_text(json.dumps(rows))
+    task = Task("yn", "classification", ("input",), labels=("yes", "no"), templates={"p1": "Q: {input}\nA: "})
+    catalogue = Catalogue(data_dir=tmp_path, extra_tasks={"yn": task},
+                          extra=[DatasetEntry("yn", "yn", "YN", train_file=str(tmp_path / "yn.json"))])
+    spec = TrainSpec(datasets=("yn",), n=10)
+    probe = probe_of(heldout(spec, catalogue, build_data(spec, catalogue)), tiny_loaded.tokenizer, 1024)
+    assert len(probe.scorer) == 30 and all(x is None for x in probe.labels)
+    point = measure(tiny_loaded.model, tiny_loaded.tokenizer, probe)
+    assert point["classified"] == 30 and 0 <= point["accuracy"] <= 1
 
 
 def test_accuracy_still_rising_gets_the_note():
