@@ -157,6 +157,25 @@ def test_soft_prompt_scores_the_same_with_prefix_cache_as_plainly(trained, catal
             assert abs(plain - score) < 1e-3
 
 
+def test_promot_stopped_after_stage_one_resumes_from_its_saved_prompt(trained, tiny, catalogue, tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop_in_stage_two(progress):
+        if progress.stage == "model":
+            raise Stop
+
+    spec = tiny_spec(tiny, "promot-full")
+    with pytest.raises(Stop):
+        train(spec, tmp_path / "run", catalogue, progress=stop_in_stage_two)
+    assert (tmp_path / "run" / ".stages" / "prompt" / "stage.json").is_file()
+    resumed, clean = manifest(train(spec, tmp_path / "run", catalogue)), manifest(trained("promot-full"))
+    assert resumed["loss_curve"] == clean["loss_curve"]
+    untimed = lambda m: [{k: v for k, v in p.items() if k != "seconds"} for p in m["stages"][0]["monitor"]]  # noqa: E731
+    assert untimed(resumed) == untimed(clean)
+    assert resumed["stages"][0]["monitor_heldout"] == clean["stages"][0]["monitor_heldout"]
+
+
 @pytest.mark.parametrize("mode", ["fixed", "sampled"])
 def test_fticl_batches_carry_the_demonstrations(tiny, catalogue, mode):
     spec = resolve(tiny_spec(tiny, "fticl-full", n=6).with_options(fticl_demos=mode))

@@ -72,6 +72,7 @@ class StageResult:
     loss_curve: list[dict] = field(default_factory=list)
     tokens: dict[str, int] = field(default_factory=dict)  # real, padded, target tokens processed
     monitor: list[dict] = field(default_factory=list)  # held-out measurements of a watched stage, by step
+    monitor_heldout: list[dict] = field(default_factory=list)  # which examples those were, per dataset
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
