@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from ftscope.errors import ConfigError, DataError
 from ftscope.tasks.catalogue import PAPER_DATASETS, SQUAD_DATASETS, DatasetEntry
@@ -12,7 +12,18 @@ from ftscope.tasks.datasets import Dataset, default_data_dir, load_test, load_tr
 from ftscope.tasks.kinds import Task, role
 from ftscope.tasks.paper import PAPER_TASKS, TASKS
 
-__all__ = ["Catalogue", "Dataset", "DatasetEntry", "PAPER_DATASETS", "PAPER_TASKS", "Task", "role"]
+__all__ = ["Catalogue", "Dataset", "DatasetEntry", "PAPER_DATASETS", "PAPER_TASKS", "Resolved", "Task", "role"]
+
+FILE_SUFFIXES = (".json", ".jsonl", ".csv")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Dataset names as the user gave them, expanded: what can be evaluated, and what cannot (with why)."""
+
+    names: tuple[str, ...]
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # name → the one-line reason
+    catalogue: "Catalogue | None" = None  # the catalogue with any file datasets added
 
 
 class Catalogue:
@@ -27,6 +38,7 @@ class Catalogue:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.tasks = {**TASKS, **(extra_tasks or {})}
         self.entries = {**PAPER_DATASETS, **SQUAD_DATASETS, **{e.name: e for e in extra}}
+        self._tests: dict[str, Dataset] = {}  # test sets read once per catalogue (the grid checks each)
         for e in self.entries.values():
             if e.task not in self.tasks:
                 raise ConfigError(f"dataset '{e.name}': task '{e.task}' is not one of {', '.join(self.tasks)}")
@@ -41,6 +53,11 @@ class Catalogue:
         return self.tasks[self.entry(name).task]
 
     def test(self, name: str) -> Dataset:
+        if name not in self._tests:
+            self._tests[name] = self._load_test(name)
+        return self._tests[name]
+
+    def _load_test(self, name: str) -> Dataset:
         dataset = load_test(self.entry(name), self.task_of(name), self.data_dir)
         home = self.task_of(name).train_dataset
         if dataset.fewshot or home in (None, name) or home not in self.entries:
@@ -59,8 +76,45 @@ class Catalogue:
         return [n for n, e in self.entries.items() if task is None or e.task == task]
 
     def available(self, name: str) -> bool:
+        return self.unavailable_reason(name) is None
+
+    def unavailable_reason(self, name: str) -> str | None:
+        """None when the test set loads, else the one line saying why not."""
         try:
             self.test(name)
-        except DataError:
-            return False
-        return True
+        except DataError as e:
+            return str(e)
+        return None
+
+    def resolve(self, names: Sequence[str], file_task: str | None = None,
+                field_map: Mapping[str, str] | None = None) -> Resolved:
+        """One meaning of dataset names for the CLI, the grid and audit: `paper` (every paper dataset), a task
+        name (its datasets), a catalogue name, or a .json/.jsonl/.csv file (with `file_task`). Unknown names
+        raise one line; known datasets whose test set cannot be loaded are returned in `unavailable` with the
+        reason, so every caller reports them the same way and goes on with the rest."""
+        catalogue, expanded = self, []
+        for name in names:
+            if Path(name).suffix.lower() in FILE_SUFFIXES:
+                entry = file_entry(name, file_task, field_map or {}, catalogue)
+                catalogue = Catalogue(self.data_dir, [*catalogue.entries.values(), entry], catalogue.tasks)
+                expanded.append(entry.name)
+            else:
+                expanded += catalogue._expand(name)
+        expanded = list(dict.fromkeys(expanded))
+        reasons = {n: r for n in expanded if (r := catalogue.unavailable_reason(n)) is not None}
+        return Resolved(tuple(n for n in expanded if n not in reasons), reasons, catalogue)
+
+    def _expand(self, name: str) -> list[str]:
+        if name == "paper":
+            return [n for n in self.entries if n in PAPER_DATASETS]
+        if name in self.tasks and name not in self.entries:
+            return self.names(name)
+        self.entry(name)  # raises one line for an unknown name
+        return [name]
+
+
+def file_entry(path: str, task: str | None, field_map: Mapping[str, str], catalogue: Catalogue) -> DatasetEntry:
+    """A dataset given as a file path on the command line: it needs its task (and maybe a field mapping)."""
+    if task is None or task not in catalogue.tasks:
+        raise ConfigError(f"--dataset {path}: a file dataset needs --task, one of {', '.join(catalogue.tasks)}")
+    return DatasetEntry(Path(path).stem, task, Path(path).name, test_file=path, field_map=dict(field_map))

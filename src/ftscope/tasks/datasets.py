@@ -104,7 +104,18 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
         raise DataError(f"{path}: asked for n={n} training examples but the largest file holds "
                         f"{len(records)}; lower n or pass --allow-fewer to use all {len(records)}")
     examples = to_examples(records, task, str(path), entry.field_map, entry.label_map)
+    _check_labels(examples, task, path)
     return Dataset(entry.name, task, _sample(examples, n, seed), str(path))
+
+
+def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None:
+    """Training on a label the task does not have would teach the model a word it is never scored on."""
+    if not task.is_classification:
+        return
+    bad = next((ex for ex in examples if ex.target not in task.labels), None)
+    if bad is not None:
+        raise DataError(f"{path}: item {bad.id} has the label '{bad.target}', which is not one of "
+                        f"{', '.join(task.labels)}; map raw values onto labels with `labels:` in the dataset spec")
 
 
 def _sample(examples: tuple[Example, ...], n: int | None, seed: int) -> tuple[Example, ...]:

@@ -22,6 +22,8 @@ class Task:
     verbalizers: Mapping[str, str] = field(default_factory=dict)
     max_new_tokens: int = 60
     paper_shots: tuple[int, ...] = (0,)
+    # FTICL's k (demonstrations in each training input) in the paper's repository, per task.
+    paper_fticl_k: tuple[int, ...] = ()
     # The paper's training dataset for this task: evaluation sets of the same task are then
     # out-of-domain, sets of other tasks cross-task.
     train_dataset: str | None = None

@@ -16,20 +16,31 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     """A JSON list, JSONL (one object a line) or CSV with a header row."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found; check the path or pass --data-dir")
-    text = path.read_text(encoding="utf-8")
+        raise DataError(f"{path}: file not found; check the path")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first field
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
     if not text.strip():
         raise DataError(f"{path}: the file is empty; it needs one record per example")
     if path.suffix.lower() == ".csv":
         return list(csv.DictReader(text.splitlines()))
     if path.suffix.lower() == ".jsonl":
-        return [_json(path, line, i + 1) for i, line in enumerate(text.splitlines()) if line.strip()]
+        return [_object(path, _json(path, line, i + 1), i + 1) for i, line in enumerate(text.splitlines())
+                if line.strip()]
     data = _json(path, text, None)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         return squad_records(data)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects, found {type(data).__name__}")
-    return data
+    return [_object(path, item, None, i) for i, item in enumerate(data)]
+
+
+def _object(path: Path, item: Any, line: int | None, index: int | None = None) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        where = f"line {line}" if line else f"item {index}"
+        raise DataError(f"{path}:{where}: expected a JSON object (one record), found {type(item).__name__}")
+    return item
 
 
 def squad_records(data: dict) -> list[dict[str, Any]]:
@@ -66,8 +77,16 @@ def to_examples(
             f = missing[0]
             raise DataError(
                 f"{source}: item {i} has no field '{field_map.get(f, f)}' needed by task '{task.name}' "
-                f"(it has {sorted(rec)}); map a column onto it, e.g. --map {f}=COLUMN"
+                f"(it has {sorted(k for k in rec if k is not None)}); map a column onto it, e.g. --map {f}=COLUMN"
             )
+        empty = [f for f in needed if rec[field_map.get(f, f)] in (None, "")]
+        if empty:  # a CSV row cut short, or a blank cell: never a label "None" or ""
+            raise DataError(f"{source}: row {i + 1} has no value for '{field_map.get(empty[0], empty[0])}'; fill it "
+                            "in or drop the row")
+        if not all(isinstance(rec[field_map.get(f, f)], (str, int, float, bool)) for f in needed):
+            bad = next(f for f in needed if not isinstance(rec[field_map.get(f, f)], (str, int, float, bool)))
+            raise DataError(f"{source}: item {i} field '{field_map.get(bad, bad)}' is a "
+                            f"{type(rec[field_map.get(bad, bad)]).__name__}, not text")
         fields = {f: str(rec[field_map.get(f, f)]) for f in task.input_fields}
         target = str(rec[field_map.get("output", "output")])
         examples.append(Example(str(rec.get("idx", i)), fields, label_map.get(target, target)))

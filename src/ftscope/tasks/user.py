@@ -66,21 +66,46 @@ def user_entry(spec: UserDatasetSpec, base: Path) -> DatasetEntry:
                         field_map=spec.fields, label_map=spec.labels)
 
 
-def load_user_datasets(path: str | Path) -> tuple[list[DatasetEntry], dict[str, Task]]:
-    """Read `datasets:` from a YAML file; errors name the file and the offending field."""
+def read_user_specs(path: str | Path) -> list[UserDatasetSpec]:
+    """The `datasets:` list of a YAML file, validated; errors name the file and the offending field."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
-    raw = yaml.safe_load(path.read_text()) or {}
-    entries, tasks = [], {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("datasets", []), list):
+        raise ConfigError(f"{path}: expected a mapping with a `datasets:` list of dataset specs")
+    specs = []
     for i, item in enumerate(raw.get("datasets", [])):
         try:
-            spec = UserDatasetSpec.model_validate(item)
+            specs.append(UserDatasetSpec.model_validate(item))
         except ValidationError as e:
             err = e.errors()[0]
             loc = ".".join(str(x) for x in err["loc"])
             raise ConfigError(f"{path}: datasets[{i}].{loc}: {err['msg']}") from None
-        if isinstance(spec.task, UserTaskSpec):
-            tasks[spec.task.name] = user_task(spec.task)
-        entries.append(user_entry(spec, path.parent))
-    return entries, tasks
+    return specs
+
+
+def load_user_datasets(path: str | Path) -> tuple[list[DatasetEntry], dict[str, Task]]:
+    """Catalogue entries and tasks from a `datasets:` YAML; paths in it are relative to the file."""
+    specs = read_user_specs(path)
+    tasks = {s.task.name: user_task(s.task) for s in specs if isinstance(s.task, UserTaskSpec)}
+    return [user_entry(s, Path(path).parent) for s in specs], tasks
+
+
+def absolute_specs(path: str | Path) -> list[dict]:
+    """The YAML's dataset specs as dicts with absolute file paths, to embed in an experiment config."""
+    base = Path(path).parent
+    fix = lambda p: str((base / p).resolve()) if p and not Path(p).is_absolute() else p  # noqa: E731
+    return [{**s.model_dump(exclude_none=True), **{k: fix(getattr(s, k)) for k in ("test_file", "train_file",
+             "fewshot_file") if getattr(s, k)}} for s in read_user_specs(path)]
+
+
+def user_catalogue(data_dir: str | Path | None, spec: str | Path | None) -> "Catalogue":
+    """The catalogue with the datasets a `datasets:` YAML declares (the CLI's --spec)."""
+    from ftscope.tasks import Catalogue
+
+    entries, tasks = load_user_datasets(spec) if spec is not None else ([], {})
+    return Catalogue(data_dir, entries, tasks)
