@@ -1,9 +1,9 @@
 """Loading models and the LanguageModel implementation (KV-prefix reuse lives here)."""
 
-from ftscope.models.loading import LoadedModel, LoadOptions, load_model, resolve_model_path
+from ftscope.models.loading import LoadedModel, LoadOptions, load_model, model_facts, resolve_model_path
 from ftscope.models.registry import BUILTIN_MODELS, DEFAULT_MODEL
 
-__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "LoadOptions", "LoadedModel", "language_model", "load_model",
+__all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "LoadOptions", "LoadedModel", "language_model", "load_model", "model_facts",
            "resolve_model_path"]
 
 

@@ -79,3 +79,59 @@ def adapter_config(folder: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def local_snapshot_kind(reference: str) -> FolderKind:
+    """What a hub id's snapshot holds (resolved through the hub cache; offline, the cache alone)."""
+    from ftscope.models.hub import local_snapshot
+
+    return folder_kind(local_snapshot(reference))
+
+
+def _local(reference: str) -> Path | None:
+    """A reference's folder on this machine: the path itself, or a hub id's snapshot; None otherwise."""
+    from ftscope.models.hub import is_hub_id, local_snapshot
+
+    if Path(reference).exists():
+        return Path(reference)
+    return local_snapshot(reference) if is_hub_id(reference) else None
+
+
+def _manifest(folder: Path) -> dict:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def recorded_base(reference: str) -> str | None:
+    """The base a fine-tune says it was tuned from (an ftscope manifest, else a PEFT adapter's config);
+    None for a full model that records none, a built-in name or anything that is not a fine-tune."""
+    folder = _local(reference)
+    if folder is None or not folder.is_dir():
+        return None
+    spec = _manifest(folder).get("spec") or {}
+    if spec.get("model"):
+        return str(spec["model"])
+    return adapter_config(folder).get("base_model_name_or_path") or None
+
+
+def recorded_training_data(reference: str) -> list[str]:
+    """The training datasets an ftscope manifest records ([] for fine-tunes made elsewhere)."""
+    folder = _local(reference)
+    spec = _manifest(folder).get("spec") or {} if folder is not None and folder.is_dir() else {}
+    return list(spec.get("datasets") or [])
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether two references name the same base: equal names, or the same folder once resolved (an
+    adapter written before ftscope recorded portable names holds the machine's cache path)."""
+    if a == b:
+        return True
+    from ftscope.errors import FtscopeError
+    from ftscope.models.loading import resolve_model_path
+
+    try:
+        return Path(resolve_model_path(a)).resolve() == Path(resolve_model_path(b)).resolve()
+    except FtscopeError:
+        return False

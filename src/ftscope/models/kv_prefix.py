@@ -9,10 +9,29 @@ Explicit position ids keep each row's real tokens contiguous after the prefix de
 
 from __future__ import annotations
 
+import inspect
+from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import torch
 from transformers import DynamicCache
+
+
+@lru_cache(maxsize=32)
+def _cache_keyword(forward: Any) -> str:
+    """transformers 5.24 renamed forward's `past_key_values` to `cache` (the old name is removed in 5.40);
+    earlier releases know only the old one, so pass whichever this model's forward declares."""
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def run(model: Any, cache: Any, **inputs: Any) -> Any:
+    """model(**inputs) continuing from `cache`, under the keyword this transformers version expects."""
+    return model(**inputs, **{_cache_keyword(type(model).forward): cache})
+
+
+def returned_cache(out: Any) -> Any:
+    found = getattr(out, "cache", None)
+    return found if found is not None else out.past_key_values
 
 
 class PrefixCache:
@@ -21,8 +40,9 @@ class PrefixCache:
         self.length = len(prefix)
         self._kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         if prefix:
-            out = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, logits_to_keep=1)
-            self._kv = [(k, v) for k, v, *_ in out.past_key_values]
+            out = run(model, None, input_ids=torch.tensor([list(prefix)], device=device), use_cache=True,
+                      logits_to_keep=1)
+            self._kv = [(k, v) for k, v, *_ in returned_cache(out)]
 
     def _fresh(self, rows: int) -> DynamicCache | None:
         if not self._kv:
@@ -44,9 +64,8 @@ class PrefixCache:
     def forward(self, suffixes: Sequence[Sequence[int]], logits_to_keep: int = 1) -> torch.Tensor:
         """Logits of the last `logits_to_keep` positions of each row: [rows, keep, vocab]."""
         ids, mask, positions = self._inputs(suffixes)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         past_key_values=self._fresh(len(suffixes)), use_cache=True,
-                         logits_to_keep=logits_to_keep)
+        out = run(self.model, self._fresh(len(suffixes)), input_ids=ids, attention_mask=mask,
+                  position_ids=positions, use_cache=True, logits_to_keep=logits_to_keep)
         return out.logits
 
     def greedy(self, suffixes: Sequence[Sequence[int]], max_new_tokens: int,
@@ -57,8 +76,8 @@ class PrefixCache:
         generated: list[list[int]] = [[] for _ in suffixes]
         alive = list(range(len(suffixes)))
         for _ in range(max_new_tokens):
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            out = run(self.model, cache, input_ids=ids, attention_mask=mask, position_ids=positions,
+                      use_cache=True, logits_to_keep=1)
             next_tokens = out.logits[:, -1].argmax(-1)
             for row, token in zip(alive, next_tokens.tolist()):
                 generated[row].append(token)

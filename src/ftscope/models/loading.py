@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from ftscope.errors import ModelError
 from ftscope.models.gguf_cache import converted_dir
+from ftscope.models.hub import cached, is_hub_id, local_snapshot, offline
 from ftscope.models.registry import BUILTIN_MODELS, DEFAULT_MODEL
 
 DType = Literal["float32", "bfloat16"]
@@ -32,16 +33,40 @@ class LoadedModel:
 
 
 def resolve_model_path(reference: str | None) -> str:
-    """A local folder (converted from GGUF when needed) or a hub id left for transformers."""
+    """The local folder of a model reference: a built-in name or a .gguf (converted once), a hub id
+    (resolved through the hub cache), or a folder, which must hold config.json and safetensors."""
     reference = reference or DEFAULT_MODEL
     if reference in BUILTIN_MODELS:
         return str(converted_dir(BUILTIN_MODELS[reference].locate()))
     if reference.endswith(".gguf"):
         return str(converted_dir(Path(reference)))
-    if Path(reference).exists() and not (Path(reference) / "config.json").is_file():
-        raise ModelError(f"{reference}: a folder without config.json is not a model; give a HF model "
+    folder = local_snapshot(reference) if is_hub_id(reference) else Path(reference)
+    if not folder.exists():
+        raise ModelError(f"model '{reference}': no such folder or file, and not a hub id (org/name); give a "
+                         f"model folder, a .gguf file, a hub id or one of {', '.join(BUILTIN_MODELS)}")
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{folder}: a folder without config.json is not a model; give a HF model "
                          f"folder, a .gguf file, a hub id or one of {', '.join(BUILTIN_MODELS)}")
-    return reference
+    if not any(folder.glob("*.safetensors")):
+        raise ModelError(f"{folder}: no *.safetensors weights (ftscope never unpickles .bin/.pt checkpoints, "
+                         "which can run code); convert them with save_pretrained(safe_serialization=True)")
+    return str(folder)
+
+
+def reference_problem(reference: str) -> str | None:
+    """Why `reference` names no model this machine can load — checked without loading or converting
+    anything (the grid asks before a run starts); None when it looks loadable."""
+    if reference in BUILTIN_MODELS:
+        return None
+    path = Path(reference).expanduser()
+    if path.exists():
+        return None
+    if not is_hub_id(reference):
+        return (f"'{reference}' is not a built-in name ({', '.join(BUILTIN_MODELS)}), an existing folder or .gguf "
+                "file, or a hub id (org/name)")
+    if offline() and not cached(reference):
+        return f"'{reference}' is not in the local hub cache and the hub is off (HF_HUB_OFFLINE is set)"
+    return None
 
 
 def pick_device(device: str) -> str:
@@ -64,12 +89,15 @@ def load_model(reference: str | None = None, adapter: str | None = None,
     path, device = resolve_model_path(reference), pick_device(options.device)
     kwargs = dict(dtype=getattr(torch, options.dtype), trust_remote_code=options.trust_remote_code,
                   use_safetensors=True)
+    from safetensors import SafetensorError
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=options.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except OSError as e:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # missing, corrupt or foreign files
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
-        raise ModelError(f"model '{reference}': cannot load from {path}{offline}: {str(e).splitlines()[0]}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"model '{reference}': cannot load from {path}{offline}: {first}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if adapter:
@@ -78,3 +106,21 @@ def load_model(reference: str | None = None, adapter: str | None = None,
         model = apply_adapter(model, adapter)
     model.to(device).eval()
     return LoadedModel(model, tokenizer, reference or DEFAULT_MODEL, path, device)
+
+
+def model_facts(loaded: LoadedModel) -> dict[str, Any]:
+    """What a report's scope line says of a model: its size, precision, where its weights came from
+    (a quantized GGUF is de-quantized on load, so its weights carry the quantization's rounding) and
+    whether it is an instruct model (it has a chat template)."""
+    import json
+    import re
+
+    source = Path(loaded.path) / "ftscope_source.json"
+    gguf = json.loads(source.read_text())["gguf"] if source.is_file() else None
+    found = re.search(r"(I?Q\d+_[A-Z0-9_]+|BF16|F16|F32)", Path(gguf).name, re.I) if gguf else None
+    quant = found.group(1).upper() if found else ("unknown" if gguf else None)
+    inner = getattr(loaded.model, "base", loaded.model)  # a soft-prompt wrapper holds the model as .base
+    return {"reference": loaded.reference, "params": sum(p.numel() for p in inner.parameters()),
+            "dtype": str(next(inner.parameters()).dtype).replace("torch.", ""), "device": loaded.device,
+            "quantized_source": f"{quant} GGUF" if quant else None,
+            "instruct": bool(getattr(loaded.tokenizer, "chat_template", None))}

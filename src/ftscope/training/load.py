@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ftscope.errors import ModelError
 from ftscope.models import BUILTIN_MODELS, LoadedModel, LoadOptions, load_model
-from ftscope.models.folders import adapter_config, content_kind, describe, folder_kind
+from ftscope.models.folders import adapter_config, content_kind, describe, folder_kind, local_snapshot_kind
+from ftscope.models.hub import is_hub_id, local_snapshot
 from ftscope.specs import ModelRef
 from ftscope.training.manifest import model_sha256, read_manifest
 
@@ -47,6 +48,8 @@ def open_model(ref: ModelRef | str, options: LoadOptions = LoadOptions(), folder
 
 def _open_path(path: str, options: LoadOptions, keep_soft_prompt: bool = False, base: str | None = None,
                ) -> LoadedModel:
+    if is_hub_id(path) and local_snapshot_kind(path) in ("trained", *ADAPTERS):
+        path = str(local_snapshot(path))  # an adapter on the hub: its snapshot folder, as any local folder
     kind = folder_kind(path)
     if kind == "trained":
         return load_trained(path, keep_soft_prompt, options)
