@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping, Protocol, Sequence
 
 TaskKind = Literal["classification", "generation"]
+TEXT_CHARS = 300  # of an item's input kept beside its prediction
 Scoring = Literal["first-token", "loglik", "loglik-norm"]
 
 
@@ -27,6 +28,7 @@ class Prediction:
     gold: str
     correct: bool | None = None
     scores: Mapping[str, float] = field(default_factory=dict)
+    text: str = ""  # the item's input (its fields joined, cut to TEXT_CHARS), so a report can show flipped items
 
 
 class LanguageModel(Protocol):

@@ -1,7 +1,9 @@
-"""Metrics and the evaluation engine: evaluate(lm, dataset, spec) and suites of such cells."""
+"""Metrics and the evaluation engine: evaluate(lm, dataset, spec) → predictions and metrics of one cell.
+
+It writes nothing: the experiment layer's CellFiles owns every result file, and the one eval driver
+(ftscope.experiments.worker) runs cells for the grid, `ftscope eval` and `ftscope audit` alike.
+"""
 
 from ftscope.evaluation.evaluate import EvalResult, evaluate
-from ftscope.evaluation.spec import SCORINGS, EvalSpec
-from ftscope.evaluation.suite import SuiteSpec, run_suite
 
-__all__ = ["SCORINGS", "EvalResult", "EvalSpec", "SuiteSpec", "evaluate", "run_suite"]
+__all__ = ["EvalResult", "evaluate"]

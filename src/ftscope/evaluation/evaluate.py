@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 
 from ftscope.evaluation import metrics as M
-from ftscope.evaluation.spec import EvalSpec
+from ftscope.errors import DataError
 from ftscope.prompts import context, render, select_demos, template_for
+from ftscope.specs import EvalSpec
 from ftscope.tasks import Dataset, Task
-from ftscope.types import LanguageModel, Prediction
+from ftscope.types import TEXT_CHARS, Example, LanguageModel, Prediction
 
 
 @dataclass
@@ -26,16 +27,40 @@ def evaluate(lm: LanguageModel, dataset: Dataset, spec: EvalSpec) -> EvalResult:
     task, data = dataset.task, dataset.head(spec.limit)
     template = template_for(task, spec.template)
     demos = select_demos(dataset.fewshot or dataset.examples[len(data.examples):], spec.shots,
-                         spec.fewshot, spec.seed, dataset.fewshot_source or dataset.source)
+                         spec.fewshot, spec.fewshot_seed, dataset.fewshot_source or dataset.source)
     prefix = context(template, task, demos)
-    if task.is_classification:
-        return _classify(lm, task, data, spec, template, prefix)
-    return _generate(lm, task, data, spec, template, prefix)
+    cut_before = getattr(lm, "truncated", 0)
+    run = _classify if task.is_classification else _generate
+    result = run(lm, task, data, spec, template, prefix)
+    return _note_truncation(result, getattr(lm, "truncated", 0) - cut_before, spec, data, lm)
+
+
+def _note_truncation(result: EvalResult, cut: int, spec: EvalSpec, data: Dataset, lm: Any) -> EvalResult:
+    """Prompts longer than the model's context are cut from the left (the oldest demonstrations first). At
+    0 shots that cuts the input itself: a note when it happens to some items, an error when to all."""
+    if not cut:
+        return result
+    window = getattr(lm, "max_length", "?")
+    if spec.shots == 0 and cut >= len(result.predictions):
+        raise DataError(f"{data.source}: every input is longer than the model's context ({window} tokens); "
+                        "give shorter inputs or a model with a longer context")
+    what = "their oldest demonstrations" if spec.shots else "the start of their input"
+    result.notes.append(f"{data.name}: {cut} prompt(s) were longer than the model's context ({window} tokens) "
+                        f"and lost {what}")
+    result.metrics["n_truncated"] = cut
+    return result
+
+
+def item_text(example: Example) -> str:
+    return " | ".join(example.fields.values())[:TEXT_CHARS]
 
 
 def _classify(lm, task: Task, data: Dataset, spec: EvalSpec, template: str, prefix: str) -> EvalResult:
     known = [ex for ex in data.examples if ex.target in task.labels]
     unknown = len(data.examples) - len(known)
+    if not known:
+        raise DataError(f"{data.source}: none of its labels is one of {', '.join(task.labels)} (task '{task.name}'); "
+                        "map raw values onto labels with `labels:` in the dataset spec")
     raw = lm.score_choices(prefix, [render(template, ex) for ex in known],
                            [task.verbalize(lab) for lab in task.labels],
                            "first-token" if spec.scoring == "first-token" else "loglik")
@@ -43,7 +68,7 @@ def _classify(lm, task: Task, data: Dataset, spec: EvalSpec, template: str, pref
     ranked = np.array(raw) / norms if spec.scoring == "loglik-norm" else np.array(raw)
     preds = [
         Prediction(ex.id, task.labels[int(np.argmax(r))], ex.target, task.labels[int(np.argmax(r))] == ex.target,
-                   dict(zip(task.labels, map(float, s))))
+                   dict(zip(task.labels, map(float, s))), item_text(ex))
         for ex, r, s in zip(known, ranked, raw)
     ]
     metrics = classification_metrics(preds, task.labels)
@@ -72,7 +97,7 @@ def classification_metrics(preds: list[Prediction], labels: tuple[str, ...]) -> 
 def _generate(lm, task: Task, data: Dataset, spec: EvalSpec, template: str, prefix: str) -> EvalResult:
     texts = lm.generate(prefix, [render(template, ex) for ex in data.examples],
                         spec.max_new_tokens or task.max_new_tokens, spec.stop)
-    preds = [Prediction(ex.id, t.strip(), ex.target) for ex, t in zip(data.examples, texts)]
+    preds = [Prediction(ex.id, t.strip(), ex.target, text=item_text(ex)) for ex, t in zip(data.examples, texts)]
     metrics = generation_metrics(preds)
     per_example = M.rouge_per_example([p.prediction for p in preds], [p.gold for p in preds])
     preds = [replace(p, scores={"rougeL": r}) for p, r in zip(preds, per_example["rougeL"])]

@@ -1,8 +1,9 @@
 """RAG evaluation (Barnett et al. 2024, "Fine-Tuning or Fine-Failing?"): corpora, retrievers, the
 answer pipeline and its metrics.
 
-    from ftscope.rag import RagSpec, run_rag
-    run_rag(RagSpec(corpus="../shared/data/squad_shifts/nyt_v1.0.json", retriever="hybrid"), lm, out_dir)
+    from ftscope.rag import run_rag
+    from ftscope.specs import RagSpec
+    result = run_rag(RagSpec(corpus="../shared/data/squad_shifts/nyt_v1.0.json", retriever="hybrid"), lm)
 """
 
 from ftscope.rag.corpus import Corpus, Passage, RagQuestion, load_corpus, load_questions
@@ -16,7 +17,7 @@ RETRIEVERS: dict[str, type[BM25Retriever] | type[DenseRetriever] | type[HybridRe
     "hybrid": HybridRetriever,
 }
 
-from ftscope.rag.pipeline import RagSpec, load_rag_corpus, run_rag  # noqa: E402
+from ftscope.rag.pipeline import RagResult, check_spec, load_rag_corpus, run_rag  # noqa: E402
 
 __all__ = [
     "RETRIEVERS",
@@ -27,8 +28,9 @@ __all__ = [
     "HybridRetriever",
     "Passage",
     "RagQuestion",
-    "RagSpec",
+    "RagResult",
     "Retriever",
+    "check_spec",
     "load_corpus",
     "load_questions",
     "load_rag_corpus",

@@ -1,49 +1,150 @@
-"""An optional LLM judge that rates each answer's accuracy and completeness from 1 to 5.
+"""An LLM judge that grades each RAG answer's accuracy and completeness from 1 to 5, as Barnett et al.
+graded their pipelines' answers with an LLM.
 
-Barnett et al. graded answers with an LLM; its ratings are reported beside the automatic scores,
-never instead of them, since a small judge is noisy and may favour its own style.
+The rubric follows G-Eval (Liu et al. 2023): one criterion per prompt, with its definition and the
+steps to follow, ending where the score is written; the grade is the probability-weighted mean of the
+scores 1–5 (read from the judge's next-token probabilities), which G-Eval found to agree with people
+better than the single most likely digit and which never leaves a reply unparsed. An endpoint that
+returns no probabilities falls back to the digit it writes. The judge is any local model ftscope can
+load, or an OpenAI-compatible completions endpoint (what vLLM and llama.cpp's server expose).
+
+Grades sit beside the automatic scores, never instead of them: a small judge is noisy, so the report
+shows the judge's identity and its agreement with token F1.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Sequence
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
 
-from ftscope.rag.prompting import fill, generate_all
-from ftscope.types import LanguageModel
+from ftscope.errors import ConfigError, ModelError
+from ftscope.rag.prompting import fill
 
+CRITERIA = {
+    "accuracy": ("Accuracy (1-5): is the answer correct? A correct answer states what the reference answers "
+                 "state, in any words. 1 means wrong or no answer, 5 means fully correct.",
+                 "1. Read the question and the reference answers.\n2. Read the answer.\n"
+                 "3. Decide how much of what the answer claims agrees with the references."),
+    "completeness": ("Completeness (1-5): does the answer say everything the reference answers say? 1 means "
+                     "it says none of it, 5 means it says all of it.",
+                     "1. Read the question and the reference answers.\n2. List what the references say.\n"
+                     "3. Check how much of that list the answer says."),
+}
 DEFAULT_JUDGE_TEMPLATE = (
-    "Grade the answer to the question against the reference answers.\n\n"
+    "You will grade one answer to a question against reference answers.\n\n"
+    "Evaluation criterion:\n{criterion}\n\nEvaluation steps:\n{steps}\n\n"
     "Question: {question}\nReference answers: {answers}\nAnswer: {prediction}\n\n"
-    "Rate accuracy (is it correct?) and completeness (does it say all the reference says?) "
-    "from 1 (worst) to 5 (best). Reply as: accuracy=<1-5> completeness=<1-5>\nRating:"
+    "Write only the score, a number from 1 to 5.\nScore:"
 )
-JUDGE_FIELDS = ("question", "answers", "prediction")
-_LABELLED = {name: re.compile(rf"{name}\W{{0,3}}([1-5])\b", re.I) for name in ("accuracy", "completeness")}
-_SCORE = re.compile(r"\b([1-5])\b")
+JUDGE_FIELDS = ("criterion", "steps", "question", "answers", "prediction")
+SCORES = ("1", "2", "3", "4", "5")
 
 
-def parse_ratings(reply: str) -> dict[str, int | None]:
-    """Labelled values ('accuracy=4', 'Completeness: 3') when both are present, else the first two
-    integers 1-5 in order ('4, 3'); None for each rating that cannot be read."""
-    labelled = {name: pattern.search(reply) for name, pattern in _LABELLED.items()}
-    if all(labelled.values()):
-        return {name: int(m.group(1)) for name, m in labelled.items() if m}
-    numbers = [int(n) for n in _SCORE.findall(reply)][:2]
-    numbers += [None] * (2 - len(numbers))
-    return {"accuracy": numbers[0], "completeness": numbers[1]}
+class Grader(Protocol):
+    """Something that turns rubric prompts into expected scores on 1–5 (None when it cannot tell)."""
+
+    name: str
+
+    def grade(self, prompts: Sequence[str]) -> list[float | None]: ...
 
 
-def judge_answers(
-    judge: LanguageModel,
-    template: str,
-    questions: Sequence[str],
-    answers: Sequence[Sequence[str]],
-    predictions: Sequence[str],
-) -> list[dict[str, int | None]]:
-    prompts = [
-        fill(template, {"question": q, "answers": " | ".join(golds), "prediction": p})
-        for q, golds, p in zip(questions, answers, predictions)
-    ]
-    replies = generate_all(judge, prompts, max_new_tokens=16, stop=["\n\n"], desc="rag judge")
-    return [parse_ratings(reply) for reply in replies]
+def expected_score(logprobs: Sequence[float]) -> float | None:
+    """The probability-weighted mean of 1..5 from the log-probabilities of the five score tokens."""
+    finite = [(i + 1, lp) for i, lp in enumerate(logprobs) if lp is not None and math.isfinite(lp)]
+    if not finite:
+        return None
+    top = max(lp for _, lp in finite)
+    weights = [(score, math.exp(lp - top)) for score, lp in finite]
+    return sum(s * w for s, w in weights) / sum(w for _, w in weights)
+
+
+@dataclass
+class LocalJudge:
+    """A judge loaded in this process; reads the five score tokens' probabilities in one forward pass."""
+
+    lm: Any  # an ftscope language model (score_choices, and chat_prompt when it has a chat template)
+    name: str
+
+    def grade(self, prompts: Sequence[str]) -> list[float | None]:
+        chat = hasattr(self.lm, "chat_prompt") and self.lm.chat_prompt("x") != "x"
+        wrapped = [self.lm.chat_prompt(p) for p in prompts] if chat else list(prompts)
+        # In a chat turn the reply starts bare ("4"); after "Score:" in plain text it follows a space.
+        choices = list(SCORES) if chat else [" " + s for s in SCORES]
+        rows = self.lm.score_choices("", wrapped, choices, "loglik")
+        return [expected_score(row) for row in rows]
+
+
+@dataclass
+class EndpointJudge:
+    """An OpenAI-compatible /v1/completions endpoint: greedy, one token, with its top log-probabilities."""
+
+    url: str
+    model: str
+    name: str
+    timeout: float = 60.0
+
+    def grade(self, prompts: Sequence[str]) -> list[float | None]:
+        return [self._one(p) for p in prompts]
+
+    def _one(self, prompt: str) -> float | None:
+        body = {"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": 5}
+        choice = self._post(body)["choices"][0]
+        top = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
+        found = {tok.strip(): lp for tok, lp in top.items() if tok.strip() in SCORES}
+        if found:
+            return expected_score([found.get(s, -math.inf) for s in SCORES])
+        digit = re.search(r"[1-5]", choice.get("text", ""))
+        return float(digit.group()) if digit else None
+
+    def _post(self, body: dict) -> dict:
+        request = urllib.request.Request(self.url.rstrip("/") + "/completions", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                return json.loads(reply.read())
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise ModelError(f"judge {self.url}: no answer from the endpoint ({e}); check that it serves an "
+                             "OpenAI-compatible /v1/completions API") from None
+
+
+def parse_endpoint(reference: str) -> tuple[str, str] | None:
+    """`http(s)://host:port/v1[#model]` → (base URL, model name); None for a local model reference."""
+    if not reference.startswith(("http://", "https://")):
+        return None
+    url, _, model = reference.partition("#")
+    return url, model or "default"
+
+
+def open_judge(reference: str, options: Any = None) -> Grader:
+    """A judge by reference: an endpoint URL (`http://host:8000/v1#model-name`) or any model ftscope loads."""
+    endpoint = parse_endpoint(reference)
+    if endpoint is not None:
+        return EndpointJudge(endpoint[0], endpoint[1], reference)
+    from ftscope.models import LoadOptions, language_model, load_model
+
+    return LocalJudge(language_model(load_model(reference, options=options or LoadOptions())), reference)
+
+
+def check_template(template: str) -> None:
+    missing = [f"{{{f}}}" for f in JUDGE_FIELDS if f"{{{f}}}" not in template]
+    if missing:
+        raise ConfigError(f"rag: judge_template: missing {', '.join(missing)}; a judge template needs "
+                          f"{', '.join('{' + f + '}' for f in JUDGE_FIELDS)}")
+
+
+def judge_answers(grader: Grader, template: str | None, questions: Sequence[str],
+                  answers: Sequence[Sequence[str]], predictions: Sequence[str]) -> list[dict[str, float | None]]:
+    """Per answer: {"accuracy": 1–5 or None, "completeness": …}."""
+    template = template or DEFAULT_JUDGE_TEMPLATE
+    grades: dict[str, list[float | None]] = {}
+    for name, (criterion, steps) in CRITERIA.items():
+        prompts = [fill(template, {"criterion": criterion, "steps": steps, "question": q,
+                                   "answers": " | ".join(golds), "prediction": p or "(no answer)"})
+                   for q, golds, p in zip(questions, answers, predictions)]
+        grades[name] = grader.grade(prompts)
+    return [dict(zip(grades, values)) for values in zip(*grades.values())]

@@ -1,70 +1,58 @@
-"""The RAG evaluation: question -> top-k passages -> prompt -> answer -> scores, written to a folder.
+"""The RAG evaluation: question -> top-k passages -> prompt -> answer -> scores (and a judge's grades).
 
 This is the Barnett et al. setting: the same retrieval for every model, so a drop in answer quality
-after fine-tuning is the model's, not the retriever's.
+after fine-tuning is the model's, not the retriever's. It returns its results and writes nothing; the
+experiment layer's CellFiles owns the files.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from ftscope.errors import ConfigError, DataError
 from ftscope.rag import RETRIEVERS
 from ftscope.rag.corpus import Corpus, Passage, RagQuestion, load_corpus, load_questions
 from ftscope.rag.documents import Chunking
-from ftscope.rag.judge import DEFAULT_JUDGE_TEMPLATE, JUDGE_FIELDS, judge_answers
-from ftscope.rag.prompting import DEFAULT_TEMPLATE, BuiltPrompt, CountTokens, build_prompt, check_template
-from ftscope.rag.prompting import generate_all, whitespace_tokens
+from ftscope.rag.judge import Grader, check_template as check_judge_template, judge_answers
+from ftscope.rag.prompting import BuiltPrompt, CountTokens, build_prompt, check_template, generate_all
+from ftscope.rag.prompting import whitespace_tokens
 from ftscope.rag.scoring import aggregate, score_question
-from ftscope.results import write_json, write_jsonl
+from ftscope.specs import RagSpec
+from ftscope.tasks.paper import QA
 from ftscope.types import LanguageModel
 
+# The training format of the RAG study's tuned models (the qa task's Prompt-1), with the retrieved
+# passages as the context: a model tuned on SQuAD pairs is asked exactly as it was trained.
+TRAIN_FORMAT = QA.templates["p1"]
 
-@dataclass(frozen=True)
-class RagSpec:
-    """One RAG evaluation cell. `corpus` is a SQuAD-format .json, a .jsonl or a folder of documents;
-    a document corpus needs `questions` (JSONL: id, question, answers, gold_passage_id optional)."""
 
+@dataclass
+class RagResult:
+    records: list[dict]  # one per question: the answer, its gold answers, what was retrieved, its scores
+    metrics: dict  # means with standard errors, counts, and the judge's identity when one graded
+    notes: list[str]
     corpus: str
-    retriever: str = "bm25"
-    k: int = 3
-    limit: int | None = None
-    max_new_tokens: int = 32
-    template: str = DEFAULT_TEMPLATE
-    chunking: str = "paragraph"
-    chunk_size: int = 200
-    chunk_overlap: int = 50
-    passage_budget: int = 256  # tokens per passage, by `count_tokens`, before it is cut
-    seed: int = 0
-    questions: str | None = None
-    embedding_model: str | None = None  # None: the packaged all-MiniLM-L6-v2
-    judge_template: str = DEFAULT_JUDGE_TEMPLATE
-    cache: bool = True
-    # Wrap each prompt in the model's chat template when it has one: an instruct model given raw
-    # "...Answer:" text often ends its turn at once instead of answering.
-    chat: bool = True
 
-    def __post_init__(self) -> None:
-        if self.retriever not in RETRIEVERS:
-            raise ConfigError(f"rag: retriever: '{self.retriever}' is not one of {', '.join(RETRIEVERS)}")
-        for name in ("k", "max_new_tokens", "passage_budget"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"rag: {name}: {getattr(self, name)} must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"rag: limit: {self.limit} must be at least 1, or None for every question")
-        check_template(self.template, ("context", "question"), "template")
-        check_template(self.judge_template, JUDGE_FIELDS, "judge_template")
-        _ = self.chunking_rule  # building the rule validates it
 
-    @property
-    def chunking_rule(self) -> Chunking:
-        return Chunking(self.chunking, self.chunk_size, self.chunk_overlap)
+def check_spec(spec: RagSpec) -> RagSpec:
+    """One line for the first bad value of a RAG spec (the dataclass itself is plain data)."""
+    if spec.retriever not in RETRIEVERS:
+        raise ConfigError(f"rag: retriever: '{spec.retriever}' is not one of {', '.join(RETRIEVERS)}")
+    for name in ("k", "max_new_tokens", "passage_budget"):
+        if getattr(spec, name) < 1:
+            raise ConfigError(f"rag: {name}: {getattr(spec, name)} must be at least 1")
+    if spec.limit is not None and spec.limit < 1:
+        raise ConfigError(f"rag: limit: {spec.limit} must be at least 1, or None for every question")
+    check_template(spec.template, ("context", "question"), "template")
+    if spec.judge_template is not None:
+        check_judge_template(spec.judge_template)
+    Chunking(spec.chunking, spec.chunk_size, spec.chunk_overlap)  # building the rule validates it
+    return spec
 
 
 def load_rag_corpus(spec: RagSpec) -> Corpus:
     """The spec's corpus with its questions (from `spec.questions` when given); errors if none."""
-    corpus = load_corpus(spec.corpus, spec.chunking_rule)
+    corpus = load_corpus(spec.corpus, Chunking(spec.chunking, spec.chunk_size, spec.chunk_overlap))
     if spec.questions:
         questions, skipped = load_questions(spec.questions)
         corpus = replace(corpus, questions=tuple(questions), skipped_no_answer=skipped)
@@ -76,40 +64,33 @@ def load_rag_corpus(spec: RagSpec) -> Corpus:
     return corpus
 
 
-def run_rag(
-    spec: RagSpec,
-    lm: LanguageModel,
-    out_dir: str | Path,
-    judge: LanguageModel | None = None,
-    count_tokens: CountTokens = whitespace_tokens,
-) -> dict:
-    """Answer every question (up to `limit`) from its retrieved passages; write predictions.jsonl and
-    metrics.json into `out_dir`; return {"rag": {corpus_name: {metric: value, metric_se: ..., n, ...}}}.
+def run_rag(spec: RagSpec, lm: LanguageModel, judge: Grader | None = None,
+            count_tokens: CountTokens = whitespace_tokens) -> RagResult:
+    """Answer every question (up to `limit`) from its retrieved passages and score the answers.
 
-    `count_tokens` measures the passage budget; pass the model tokenizer's length for exact cuts.
-    """
+    `count_tokens` measures the passage budget; pass the model tokenizer's length for exact cuts."""
+    check_spec(spec)
     corpus = load_rag_corpus(spec)
     questions = list(corpus.questions[: spec.limit])
     retrieved = _retrieve(spec, corpus, questions)
-    built = [
-        build_prompt(spec.template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
-        for q, ps in zip(questions, retrieved)
-    ]
+    template = TRAIN_FORMAT if spec.format == "train" else spec.template
+    built = [build_prompt(template, q.question, [p.text for p in ps], spec.passage_budget, count_tokens)
+             for q, ps in zip(questions, retrieved)]
+    prompts = [b.prompt for b in built]
+    # The instruct format goes in the model's chat template: an instruct model given raw "...Answer:" text
+    # often ends its turn at once. The training format is what the tuned model saw, unwrapped.
+    if spec.format == "instruct" and hasattr(lm, "chat_prompt"):
+        prompts = [lm.chat_prompt(p) for p in prompts]
     # Stop at a blank line, not a newline: instruct models often open with "\n" before the answer,
     # and _first_line keeps the first non-empty line anyway.
-    prompts = [b.prompt for b in built]
-    if spec.chat and hasattr(lm, "chat_prompt"):
-        prompts = [lm.chat_prompt(p) for p in prompts]
     replies = generate_all(lm, prompts, spec.max_new_tokens, ["\n\n"], "rag answer")
     predictions = [_first_line(r) for r in replies]
-    ratings = _judge(spec, judge, questions, predictions) if judge else None
-    records = [
-        _record(q, pred, [p.id for p in ps], b, spec.k)
-        for q, pred, ps, b in zip(questions, predictions, retrieved, built)
-    ]
-    for record, rating in zip(records, ratings or []):
-        record["judge"] = rating
-    return _write(Path(out_dir), spec, corpus, records, ratings)
+    records = [_record(q, pred, [p.id for p in ps], b, spec.k)
+               for q, pred, ps, b in zip(questions, predictions, retrieved, built)]
+    if judge is not None:
+        _add_grades(records, judge_answers(judge, spec.judge_template, [q.question for q in questions],
+                                           [q.answers for q in questions], predictions))
+    return _result(spec, corpus, records, judge)
 
 
 def _retrieve(spec: RagSpec, corpus: Corpus, questions: list[RagQuestion]) -> list[list[Passage]]:
@@ -119,21 +100,14 @@ def _retrieve(spec: RagSpec, corpus: Corpus, questions: list[RagQuestion]) -> li
 
 
 def _record(question: RagQuestion, prediction: str, ids: list[str], built: BuiltPrompt, k: int) -> dict:
-    return {
-        "id": question.id,
-        "question": question.question,
-        "prediction": prediction,
-        "answers": list(question.answers),
-        "gold_passage_id": question.gold_passage_id,
-        "retrieved": ids,
-        "truncated": built.truncated,
-        "metrics": score_question(question, prediction, ids, built.shown, k),
-    }
+    return {"id": question.id, "question": question.question, "prediction": prediction,
+            "gold": list(question.answers), "gold_passage_id": question.gold_passage_id, "retrieved": ids,
+            "truncated": built.truncated, "scores": score_question(question, prediction, ids, built.shown, k)}
 
 
-def _judge(spec: RagSpec, judge: LanguageModel, questions: list[RagQuestion], predictions: list[str]) -> list:
-    golds = [q.answers for q in questions]
-    return judge_answers(judge, spec.judge_template, [q.question for q in questions], golds, predictions)
+def _add_grades(records: list[dict], grades: list[dict[str, float | None]]) -> None:
+    for record, grade in zip(records, grades):
+        record["scores"].update({f"judge_{name}": value for name, value in grade.items() if value is not None})
 
 
 def _first_line(reply: str) -> str:
@@ -141,12 +115,10 @@ def _first_line(reply: str) -> str:
     return reply.strip().split("\n", 1)[0].strip()
 
 
-def _write(out_dir: Path, spec: RagSpec, corpus: Corpus, records: list[dict], ratings: list | None) -> dict:
-    summary = aggregate([r["metrics"] for r in records], ratings, spec.seed)
-    summary["truncated"] = sum(r["truncated"] for r in records)
-    summary["skipped_no_answer"] = corpus.skipped_no_answer
-    metrics = {"rag": {corpus.name: summary}}
-    write_jsonl(out_dir / "predictions.jsonl", records)
-    write_json(out_dir / "rag_spec.json", asdict(spec))
-    write_json(out_dir / "metrics.json", metrics)  # last: its presence means the run finished
-    return metrics
+def _result(spec: RagSpec, corpus: Corpus, records: list[dict], judge: Grader | None) -> RagResult:
+    metrics = aggregate([r["scores"] for r in records])
+    metrics.update({"truncated": sum(r["truncated"] for r in records), "skipped_no_answer": corpus.skipped_no_answer,
+                    "format": spec.format, "judge": judge.name if judge else None})
+    notes = [f"{corpus.skipped_no_answer} question(s) without a gold answer were left out"] \
+        if corpus.skipped_no_answer else []
+    return RagResult(records, metrics, notes, corpus.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from tqdm.auto import tqdm
+from rich.progress import Progress
 
 from ftscope.errors import ConfigError
 from ftscope.types import LanguageModel
@@ -76,7 +76,8 @@ def generate_all(
     Chunks are large enough that the model's own length-bucketed batching inside each stays efficient.
     """
     replies: list[str] = []
-    with tqdm(total=len(prompts), desc=desc, unit="q") as bar:
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(desc, total=len(prompts))
         for start in range(0, len(prompts), GENERATE_CHUNK):
             chunk = list(prompts[start : start + GENERATE_CHUNK])
             out = lm.generate(prefix="", prompts=chunk, max_new_tokens=max_new_tokens, stop=list(stop))
@@ -84,5 +85,5 @@ def generate_all(
                 name = type(lm).__name__
                 raise RuntimeError(f"{name}.generate returned {len(out)} answers for {len(chunk)} prompts")
             replies.extend(out)
-            bar.update(len(chunk))
+            progress.advance(bar, len(chunk))
     return replies

@@ -27,25 +27,14 @@ def score_question(
     return scores
 
 
-def aggregate(
-    rows: Sequence[dict[str, float]], ratings: Sequence[dict[str, int | None]] | None, seed: int
-) -> dict[str, float | int]:
-    """Means with bootstrap SEs; each metric over the questions that have it (n_<metric> if fewer)."""
+def aggregate(rows: Sequence[dict[str, float]]) -> dict[str, float | int]:
+    """Means with standard errors, each metric over the questions that have it (n_<metric> if fewer).
+    Judge grades (judge_accuracy, judge_completeness) are missing where the judge could not grade."""
     names = list(dict.fromkeys(name for row in rows for name in row))
     out: dict[str, float | int] = {"n": len(rows)}
     for name in names:
         values = [row[name] for row in rows if name in row]
-        out[name], out[f"{name}_se"] = m.mean_and_se(values, seed)
+        out[name], out[f"{name}_se"] = m.mean_and_se(values)
         if len(values) != len(rows):
             out[f"n_{name}"] = len(values)
-    return out | (_judge_summary(ratings, seed) if ratings is not None else {})
-
-
-def _judge_summary(ratings: Sequence[dict[str, int | None]], seed: int) -> dict[str, float | int]:
-    """Judge means over the replies it could parse; the unparsed count says how far to trust them."""
-    out: dict[str, float | int] = {}
-    for name in ("accuracy", "completeness"):
-        values = [r[name] for r in ratings if r[name] is not None]
-        out[f"judge_{name}"], out[f"judge_{name}_se"] = m.mean_and_se(values, seed)
-        out[f"judge_{name}_unparsed"] = len(ratings) - len(values)
     return out
