@@ -13,11 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal, Mapping, get_args
+from typing import Annotated, Any, Literal, Mapping, get_args
+
+from pydantic import ConfigDict, Field
 
 from ftscope.types import TaskKind
 
 Scoring = Literal["first-token", "loglik", "loglik-norm"]
+TemplateId = Literal["p1", "p2"]  # the paper's Prompt-1 (also the training format) and Prompt-2
 FewshotSelection = Literal["first", "random", "balanced"]
 RetrieverName = Literal["bm25", "dense", "hybrid"]
 # instruct: the pipeline's instruction prompt in the model's chat template (Barnett et al.'s setting);
@@ -342,3 +345,30 @@ def cell_from_dict(data: Mapping[str, Any]) -> Cell:
     if kind == "rag":
         return RagCell(ModelRef.from_dict(data["model"]), RagSpec.from_dict(data["spec"]), data["corpus_name"])
     raise ValueError(f"not a cell: kind {kind!r}")
+
+
+# ---- verdicts -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerdictRules:
+    """When a claim may be called supported or contradicted: the one place the thresholds live
+    (overridable per experiment under `verdicts:` in the YAML, validated by these annotations). Effects
+    are on the 0–1 score scale."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    min_seeds: Annotated[int, Field(ge=1)] = 2  # per compared model configuration
+    min_train_sets: Annotated[int, Field(ge=1)] = 2  # per compared group (claims that compare groups)
+    min_items: Annotated[int, Field(ge=1)] = 30  # paired test items per cell
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05  # family-wise: Holm across the claims' primary tests
+    equivalence_margin: Annotated[float, Field(gt=0)] = 0.02  # "no better/worse" claims: TOST at ±2 points
+    icl_gain_margin: Annotated[float, Field(ge=0)] = 0.02  # "gains little from in-context examples": < +2 points
+    rouge_fail: Annotated[float, Field(gt=0, le=1)] = 0.10  # "fails on generation": ROUGE-L below 0.10 ...
+    format_rate: Annotated[float, Field(gt=0, lt=1)] = 0.5  # ... and over half the outputs are training labels
+    power: Annotated[float, Field(gt=0, lt=1)] = 0.8  # the power at which the minimum detectable effect is quoted
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "VerdictRules":
+        return _from_dict(cls, data or {})

@@ -21,6 +21,8 @@
       retriever: bm25
       k: 3
       limit: 100
+      judge: gemma3-270m                # grades answers 1–5; never a model under test
+    verdicts: {min_seeds: 2}            # optional: ftscope.specs.VerdictRules
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftscope.errors import ConfigError
+from ftscope.specs import DType, FewshotSelection, RagFormat, RetrieverName, Scoring, TemplateId, VerdictRules
 
 
 class _Strict(BaseModel):
@@ -50,13 +53,17 @@ class TrainGrid(_Strict):
 class EvalGrid(_Strict):
     datasets: list[str] = []
     shots: Union[list[int], Literal["paper"]] = [0]  # "paper": each task's shot counts from the paper
-    templates: list[Literal["p1", "p2"]] = ["p1"]
-    scoring: Literal["first-token", "loglik", "loglik-norm"] = "first-token"
+    templates: list[TemplateId] = ["p1"]
+    scoring: Scoring = "first-token"
     limit: int | None = Field(default=None, ge=1)
-    fewshot: Literal["first", "random", "balanced"] = "first"
+    fewshot: FewshotSelection = "first"
     fewshot_seed: int = 0
     max_new_tokens: int | None = Field(default=None, ge=1)
     base: bool = True  # evaluate the untouched base model too (the reference of every delta)
+    # lm-evaluation-harness tasks (general capability retention), scored by ftscope's engine: stock task
+    # names when the hub is reachable, or tasks from YAMLs in `lm_eval_include`
+    lm_eval_tasks: list[str] = []
+    lm_eval_include: str | None = None
 
     @field_validator("shots")
     @classmethod
@@ -68,10 +75,16 @@ class EvalGrid(_Strict):
 
 class RagGrid(_Strict):
     corpora: list[str] = []
-    retriever: Literal["bm25", "dense", "hybrid"] = "bm25"
+    retriever: RetrieverName = "bm25"
     k: int = Field(default=3, ge=1)
     limit: int | None = Field(default=None, ge=1)
     max_new_tokens: int = Field(default=32, ge=1)
+    # instruct for every model; `train` adds the QA training format for every model, so a tuned model is
+    # also asked as it was trained (and the base in the same words, to pair with it).
+    formats: list[RagFormat] = ["instruct", "train"]
+    judge: str | None = None  # a local model (name, folder, hub id) or an OpenAI-compatible endpoint URL
+    judge_template: str | None = None
+    questions: str | None = None  # JSONL questions, for a corpus that is a folder of documents
 
 
 class TunedModel(_Strict):
@@ -80,6 +93,7 @@ class TunedModel(_Strict):
     path: str
     trained_on: list[str] = []  # its training datasets, so evaluations get their roles
     label: str | None = None
+    soft_prompt: bool = False  # a ProMoT folder evaluated with its soft prompt attached
 
 
 class ExperimentConfig(_Strict):
@@ -92,9 +106,16 @@ class ExperimentConfig(_Strict):
     tuned: list[TunedModel] = []
     eval: EvalGrid = EvalGrid()
     rag: RagGrid | None = None
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    verdicts: VerdictRules = VerdictRules()
+    dtype: DType = "float32"
     device: str = "auto"
+    threads: int | None = Field(default=None, ge=1)  # CPU threads per worker; None: cores / workers
+    batch_tokens: int = Field(default=4096, ge=64)  # padded tokens per evaluation forward pass
+    trust_remote_code: bool = False  # runs code from a model repository: off unless asked
     train_gpus: float = 0  # GPUs a training cell requests from Ray
+    # Where trained models travel between Ray nodes: None through Ray's object store (adapters, small
+    # models); an fsspec URL every node reaches (s3://bucket/x, gs://…, a shared path) for large ones.
+    artefacts: str | None = None
     source: str = ""  # the YAML file this came from (set by the loader)
 
 
@@ -124,7 +145,7 @@ def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentCo
 
 
 def _message(err: dict) -> str:
-    if err["type"] == "extra_forbidden":
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown key (check its spelling)"
     return err["msg"]
 

@@ -1,79 +1,99 @@
-"""Running one cell into its folder: train, evaluate, or answer through RAG.
+"""Running one cell: train it, evaluate it, or answer through RAG, and hand the result to its CellFiles.
 
-Each writes its artifacts atomically into the cell's folder; the caller marks the cell done only
-afterwards. A worker keeps the last model it loaded, so consecutive cells of one model (the runner
-orders them so) load it once.
+The library calls (`train`, `evaluate`, `run_rag`) write nothing but a training run's own folder; this
+module turns their results into a cell's files. A runner keeps the last model it loaded (and the test
+sets it read), so consecutive cells of one model, which the worker orders together, load it once.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from ftscope.experiments.config import ExperimentConfig
+from ftscope.experiments.files import CellFiles, CellResult
 from ftscope.experiments.grid import catalogue_for
-from ftscope.experiments.store import Store
-from ftscope.results import write_json, write_jsonl
+from ftscope.specs import Cell, EvalCell, ModelRef, RagCell, TrainCell
 
-MODEL_DIR = "model"  # a train cell's trained weights or adapter, inside its folder
+Locate = Callable[[str], Path]  # a train cell's hash → the folder holding its trained model
+
+
+def eval_result(result: Any, facts: dict[str, Any]) -> CellResult:
+    """An evaluation's predictions and metrics as a cell's files hold them (facts: the model as run)."""
+    rows = [asdict(p) for p in result.predictions]
+    return CellResult({**result.metrics, "model": facts}, rows, list(result.notes))
 
 
 class CellRunner:
-    def __init__(self, store: Store, config: ExperimentConfig):
-        self.store, self.config = store, config
+    def __init__(self, config: ExperimentConfig, locate: Locate):
+        self.config, self.locate = config, locate
         self.catalogue = catalogue_for(config)
         self._model_key: str | None = None
         self._lm: Any = None
+        self._facts: dict[str, Any] = {}
+        self._tests: dict[str, Any] = {}
+        self.load_seconds = 0.0  # spent loading models since the last `take_load_seconds`
 
-    def run(self, kind: str, hash_: str, spec: dict[str, Any], beat: Callable[[], None]) -> None:
-        out = self.store.cell_dir(hash_)
-        {"train": self._train, "eval": self._eval, "rag": self._rag}[kind](spec, out, beat)
+    def run(self, cell: Cell, files: CellFiles, progress: Callable[..., None] | None = None) -> None:
+        if isinstance(cell, TrainCell):
+            from ftscope.training import train
 
-    def _train(self, spec: dict[str, Any], out: Path, beat: Callable[[], None]) -> None:
-        from ftscope.training import spec_from_mapping, train
+            train(cell.spec, files.model_dir, self.catalogue, progress=progress)
+        elif isinstance(cell, EvalCell):
+            files.write_result(self.evaluate(cell))
+        elif isinstance(cell, RagCell):
+            files.write_result(self.rag(cell))
+        else:
+            raise TypeError(f"not a cell: {cell!r}")
 
-        train(spec_from_mapping(spec), out / MODEL_DIR, self.catalogue, progress=lambda *a, **k: beat())
+    def evaluate(self, cell: EvalCell) -> CellResult:
+        from ftscope.evaluation import evaluate
 
-    def _eval(self, spec: dict[str, Any], out: Path, beat: Callable[[], None]) -> None:
-        from dataclasses import asdict
+        lm = self.language_model(cell.model)
+        return eval_result(evaluate(lm, self._test(cell.spec.dataset), cell.spec), self._facts)
 
-        from ftscope.evaluation import EvalSpec, evaluate
+    def rag(self, cell: RagCell) -> CellResult:
+        from ftscope.rag import run_rag
 
-        lm = self._language_model(spec["model"])
-        dataset = self.catalogue.test(spec["dataset"])
-        result = evaluate(lm, dataset, EvalSpec(spec["dataset"], spec["shots"], spec["template"], spec["scoring"],
-                                                spec["limit"], spec["fewshot"], spec["fewshot_seed"],
-                                                spec["max_new_tokens"]))
-        write_jsonl(out / "predictions.jsonl", [asdict(p) for p in result.predictions])
-        write_json(out / "metrics.json", {**result.metrics, "notes": result.notes})
+        lm = self.language_model(cell.model)
+        judge = self._judge(cell.spec.judge)
+        result = run_rag(cell.spec, lm, judge=judge, count_tokens=lambda text: len(lm.encode(text, bos=False)))
+        return CellResult({**result.metrics, "model": self._facts}, result.records, result.notes)
 
-    def _rag(self, spec: dict[str, Any], out: Path, beat: Callable[[], None]) -> None:
-        from ftscope.rag import RagSpec, run_rag
+    def _test(self, name: str) -> Any:
+        if name not in self._tests:
+            self._tests = {name: self.catalogue.test(name)}  # one test set at a time keeps memory flat
+        return self._tests[name]
 
-        lm = self._language_model(spec["model"])
-        rag = RagSpec(corpus=spec["corpus"], retriever=spec["retriever"], k=spec["k"], limit=spec["limit"],
-                      max_new_tokens=spec["max_new_tokens"])
-        run_rag(rag, lm, out, count_tokens=lambda text: len(lm.encode(text, bos=False)))
+    def _judge(self, reference: str | None) -> Any:
+        if reference is None:
+            return None
+        from ftscope.rag.judge import open_judge
 
-    def _language_model(self, model: dict[str, Any]) -> Any:
-        key = model["hash"] or model.get("path") or model["base"]
-        if key != self._model_key:
+        return open_judge(reference, self._options())
+
+    def _options(self) -> Any:
+        from ftscope.models import LoadOptions
+
+        return LoadOptions(dtype=self.config.dtype, device=self.config.device, threads=self.config.threads,
+                           trust_remote_code=self.config.trust_remote_code)
+
+    def take_load_seconds(self) -> float:
+        spent, self.load_seconds = self.load_seconds, 0.0
+        return spent
+
+    def language_model(self, model: ModelRef) -> Any:
+        if model.load_key != self._model_key:
+            from ftscope.models import language_model, model_facts
+            from ftscope.training import open_model
+
+            started = time.perf_counter()
             self._lm = None  # free the previous model before loading the next
-            self._lm, self._model_key = self._load(model), key
+            folder = self.locate(model.train_cell) if model.train_cell else None
+            loaded = open_model(model, self._options(), folder)
+            lm = language_model(loaded, self.config.batch_tokens)
+            self._lm, self._facts, self._model_key = lm, model_facts(loaded), model.load_key
+            self.load_seconds += time.perf_counter() - started
         return self._lm
-
-    def _load(self, model: dict[str, Any]) -> Any:
-        from ftscope.models import LoadOptions, language_model, load_model
-
-        from ftscope.training import load_trained
-
-        options = LoadOptions(dtype=self.config.dtype, device=self.config.device)
-        if model["hash"] is not None:
-            return language_model(load_trained(self.store.cell_dir(model["hash"]) / MODEL_DIR, options=options))
-        path = model.get("path")
-        if path is None:
-            return language_model(load_model(model["base"], options=options))
-        if (Path(path) / "manifest.json").is_file():  # written by `ftscope train`
-            return language_model(load_trained(path, options=options))
-        adapter = path if (Path(path) / "adapter_config.json").is_file() else None
-        return language_model(load_model(model["base"] if adapter else path, adapter=adapter, options=options))

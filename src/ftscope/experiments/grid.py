@@ -2,31 +2,34 @@
 
 Every model (the untouched base, and each trained one) is evaluated on the same suite, so every tuned
 score has a base score on the same examples beside it. Unknown datasets, methods and training
-parameters are caught here, with the YAML line, before any cell runs.
+parameters are caught here, with the YAML line, before any cell runs; datasets whose files cannot be
+loaded are left out and named (`Grid.unavailable`), as the CLI names them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import yaml
 
 from ftscope.errors import ConfigError, FtscopeError
-from ftscope.experiments.cells import Cell
-from ftscope.experiments.config import ExperimentConfig, _line
-from ftscope.tasks import PAPER_DATASETS, Catalogue, role
+from ftscope.experiments.config import ExperimentConfig, TunedModel, _line
+from ftscope.specs import (TUNED_ELSEWHERE, Cell, EvalCell, EvalSpec, ModelRef, RagCell, RagSpec, TrainCell,
+                           TrainSpec, cell_hash)
+from ftscope.tasks import Catalogue, Task
 from ftscope.tasks.user import UserDatasetSpec, user_entry, user_task
-from ftscope.training import METHOD_NAMES, TrainSpec, check, spec_from_mapping
+from ftscope.training import METHODS, resolve, spec_from_mapping
 
 
 @dataclass(frozen=True)
 class Grid:
     config: ExperimentConfig
-    train: tuple[Cell, ...]
-    eval: tuple[Cell, ...]
-    rag: tuple[Cell, ...]
+    train: tuple[TrainCell, ...]
+    eval: tuple[EvalCell, ...]
+    rag: tuple[RagCell, ...]
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # eval dataset → why it cannot be loaded
 
     @property
     def cells(self) -> tuple[Cell, ...]:
@@ -41,19 +44,31 @@ def catalogue_for(config: ExperimentConfig) -> Catalogue:
 
 
 def expand(config: ExperimentConfig) -> Grid:
+    _check_models(config)
     cat = catalogue_for(config)
-    eval_datasets = _eval_datasets(config, cat)
+    names, unavailable = _eval_datasets(config, cat)
     train_cells, models = [], []
     for base in config.models:
-        models.append(_base_model(base))
+        models.append(ModelRef(base=base))
         for spec in _train_specs(config, base, cat):
-            cell = Cell.of("train", spec.resolved().to_dict())
+            cell = TrainCell(spec)
             train_cells.append(cell)
-            models.append(_trained_model(spec, cell.hash, cat))
-    models += [_tuned_model(config, t, i, cat) for i, t in enumerate(config.tuned)]
-    evals = [c for m in models for c in _eval_cells(config, m, eval_datasets, cat)]
+            models.append(trained_ref(spec, cell_hash(cell), cat))
+    models += [_tuned_ref(config, t, i, cat) for i, t in enumerate(config.tuned)]
+    _check_judge(config, models)
+    evals = [c for m in models for c in _eval_cells(config, m, names, cat)]
     rags = [c for m in models for c in _rag_cells(config, m)]
-    return Grid(config, tuple(train_cells), tuple(evals), tuple(rags))
+    return Grid(config, tuple(train_cells), tuple(evals), tuple(rags), unavailable)
+
+
+def _check_models(config: ExperimentConfig) -> None:
+    """An unknown model is refused before anything runs (a --dry-run included), not when its cell starts."""
+    from ftscope.models.loading import reference_problem
+
+    for i, base in enumerate(config.models):
+        problem = reference_problem(base)
+        if problem:
+            raise ConfigError(f"{_where(config, 'models', i)}: {problem}")
 
 
 def _where(config: ExperimentConfig, *loc: Any) -> str:
@@ -64,94 +79,141 @@ def _where(config: ExperimentConfig, *loc: Any) -> str:
     return f"{config.source or 'experiment'}:{_line(root, [str(x) for x in loc])}: {'.'.join(map(str, loc))}"
 
 
-def _eval_datasets(config: ExperimentConfig, cat: Catalogue) -> list[str]:
-    names: list[str] = []
-    for i, name in enumerate(config.eval.datasets):
-        if name == "paper":
-            names += [n for n in PAPER_DATASETS if cat.available(n)]
-        elif name in cat.tasks and name not in cat.entries:
-            names += [n for n in cat.names(name) if cat.available(n)]  # a task: what can be loaded
-        elif name in cat.entries:
-            names.append(name)
-        else:
+def _eval_datasets(config: ExperimentConfig, cat: Catalogue) -> tuple[list[str], dict[str, str]]:
+    for i, name in enumerate(config.eval.datasets):  # unknown names: one line with the YAML line
+        try:
+            cat.resolve([name])
+        except ConfigError:
             raise ConfigError(f"{_where(config, 'eval', 'datasets', i)}: '{name}' is not a dataset, a task or "
-                              f"'paper'; known datasets: {', '.join(cat.entries)}")
-    return list(dict.fromkeys(names))
+                              f"'paper'; known datasets: {', '.join(cat.entries)}") from None
+    found = cat.resolve(config.eval.datasets)
+    return list(found.names), dict(found.unavailable)
 
 
+# ---- training -------------------------------------------------------------------------------
 def _train_specs(config: ExperimentConfig, base: str, cat: Catalogue) -> list[TrainSpec]:
     grid = config.train
     if grid is None:
         return []
     specs = []
     for m, method in enumerate(grid.methods):
-        if method not in METHOD_NAMES:
+        if method not in METHODS:
             raise ConfigError(f"{_where(config, 'train', 'methods', m)}: '{method}' is not one of "
-                              f"{', '.join(METHOD_NAMES)}")
+                              f"{', '.join(METHODS)}")
         for d, datasets in enumerate(grid.datasets):
             datasets = [datasets] if isinstance(datasets, str) else list(datasets)
             for name in datasets:
                 if name not in cat.entries:
                     raise ConfigError(f"{_where(config, 'train', 'datasets', d)}: '{name}' is not in the catalogue")
-            for n in grid.n:
-                for seed in grid.seeds:
-                    values = {**grid.params, **grid.method_params.get(method, {}), "model": base, "method": method,
-                              "datasets": datasets, "n": n, "seed": seed}
-                    try:
-                        specs.append(check(spec_from_mapping(values, _where(config, "train")), _where(config, "train")))
-                    except FtscopeError as e:
-                        raise ConfigError(str(e)) from None
+            specs += [_spec(config, values) for values in _variants(config, base, method, datasets, cat)]
     return specs
 
 
-def _base_model(base: str) -> dict[str, Any]:
-    return {"base": base, "method": "base", "tune": None, "train_datasets": [], "train_task": None, "n": None,
-            "seed": None, "hash": None, "label": f"base {base}"}
+def _variants(config: ExperimentConfig, base: str, method: str, datasets: list[str],
+              cat: Catalogue) -> Iterator[dict[str, Any]]:
+    grid = config.train
+    for n in grid.n:
+        for seed in grid.seeds:
+            values = {**grid.params, **grid.method_params.get(method, {}), "model": base, "method": method,
+                      "datasets": datasets, "n": n, "seed": seed}
+            for k in _paper_k(config, values, datasets, cat):
+                yield {**values, "fticl_k": k} if k is not None else values
 
 
-def _trained_model(spec: TrainSpec, hash_: str, cat: Catalogue) -> dict[str, Any]:
-    tune = spec.tune if spec.method in ("fticl", "promot") else None
-    label = f"{spec.method}{'-' + tune if tune else ''} {'+'.join(spec.datasets)} n={spec.n} seed={spec.seed}"
-    return {"base": spec.model, "method": spec.method, "tune": tune, "train_datasets": list(spec.datasets),
-            "train_task": cat.task_of(spec.datasets[0]).name, "n": spec.n, "seed": spec.seed, "hash": hash_,
-            "label": label}
+def _paper_k(config: ExperimentConfig, values: dict, datasets: list[str], cat: Catalogue) -> list[int | None]:
+    """`fticl_k: paper` trains once per k the paper's repository uses for the training task."""
+    if values.get("fticl_k") != "paper":
+        return [None]
+    ks = {cat.task_of(d).paper_fticl_k for d in datasets}
+    if len(ks) != 1 or not next(iter(ks)):
+        raise ConfigError(f"{_where(config, 'train', 'method_params')}: fticl_k: paper needs training data of one "
+                          f"paper task (got {', '.join(datasets)}); give a number instead")
+    return list(next(iter(ks)))
 
 
-def _tuned_model(config: ExperimentConfig, tuned, index: int, cat: Catalogue) -> dict[str, Any]:
+def _spec(config: ExperimentConfig, values: dict[str, Any]) -> TrainSpec:
+    where = _where(config, "train")
+    try:
+        return resolve(spec_from_mapping(values, where))
+    except FtscopeError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _tasks(datasets: tuple[str, ...], cat: Catalogue) -> list[Task]:
+    return [cat.task_of(d) for d in datasets]
+
+
+def trained_ref(spec: TrainSpec, hash_: str, cat: Catalogue) -> ModelRef:
+    """The model a train cell produces, as every eval and RAG cell of it names it."""
+    tasks = _tasks(spec.datasets, cat)
+    return ModelRef(base=spec.model, method=spec.method, tune=spec.option("tune"), train_datasets=spec.datasets,
+                    train_tasks=tuple(t.name for t in tasks), train_kinds=tuple(t.kind for t in tasks),
+                    train_labels=_labels(tasks), n=spec.n, seed=spec.seed, train_cell=hash_)
+
+
+def _labels(tasks: list[Task]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(label for t in tasks if t.is_classification for label in t.labels))
+
+
+def _tuned_ref(config: ExperimentConfig, tuned: TunedModel, index: int, cat: Catalogue) -> ModelRef:
     for name in tuned.trained_on:
         if name not in cat.entries:
             raise ConfigError(f"{_where(config, 'tuned', index, 'trained_on')}: '{name}' is not in the catalogue")
     path = str(Path(tuned.path).resolve()) if Path(tuned.path).exists() else tuned.path
-    return {"base": config.models[0], "method": "tuned", "tune": None, "train_datasets": list(tuned.trained_on),
-            "train_task": cat.task_of(tuned.trained_on[0]).name if tuned.trained_on else None, "n": None,
-            "seed": None, "hash": None, "path": path, "label": tuned.label or f"tuned {Path(tuned.path).name}"}
+    tasks = _tasks(tuple(tuned.trained_on), cat)
+    return ModelRef(base=config.models[0], method=TUNED_ELSEWHERE, train_datasets=tuple(tuned.trained_on),
+                    train_tasks=tuple(t.name for t in tasks), train_kinds=tuple(t.kind for t in tasks),
+                    train_labels=_labels(tasks), path=path, name=tuned.label or f"tuned {Path(tuned.path).name}",
+                    soft_prompt=tuned.soft_prompt)
 
 
-def _eval_cells(config: ExperimentConfig, model: dict, datasets: list[str], cat: Catalogue) -> list[Cell]:
+# ---- evaluation -----------------------------------------------------------------------------
+def _keeps_prompt_in_domain(model: ModelRef) -> bool:
+    """A method that saves a removable soft prompt (ProMoT) is evaluated with it on its own task."""
+    method = METHODS.get(model.method)
+    return bool(method and method.artefact(method.Options()).soft_prompt)
+
+
+def _eval_cells(config: ExperimentConfig, model: ModelRef, datasets: list[str], cat: Catalogue) -> list[EvalCell]:
     e = config.eval
-    if model["method"] == "base" and not e.base:
+    if model.is_base and not e.base:
         return []
     cells = []
     for name in datasets:
         task = cat.task_of(name)
+        _check_pool(config, cat, name, task)
+        evaluated = model.with_prompt() if _keeps_prompt_in_domain(model) and name in model.train_datasets else model
         for template in e.templates:
             for shots in task.paper_shots if e.shots == "paper" else e.shots:
-                spec = {"model": {k: v for k, v in model.items() if k != "label"}, "model_label": model["label"],
-                        "dataset": name, "task": task.name, "task_kind": task.kind, "shots": shots,
-                        "template": template, "scoring": e.scoring, "limit": e.limit, "fewshot": e.fewshot,
-                        "fewshot_seed": e.fewshot_seed, "max_new_tokens": e.max_new_tokens}
-                if model["train_datasets"] and model["train_task"]:
-                    spec["role"] = role(name, task.name, model["train_datasets"][0], model["train_task"])
-                cells.append(Cell.of("eval", spec, needs=model["hash"]))
+                spec = EvalSpec(name, shots, template, e.scoring, e.limit, e.fewshot, e.fewshot_seed, e.max_new_tokens)
+                cells.append(EvalCell(evaluated, spec, task.name, task.kind))
     return cells
 
 
-def _rag_cells(config: ExperimentConfig, model: dict) -> list[Cell]:
-    if config.rag is None:
-        return []
+def _check_pool(config: ExperimentConfig, cat: Catalogue, name: str, task: Task) -> None:
+    """k-shot needs k demonstrations: say so before anything runs, not after the model loaded."""
+    shots = task.paper_shots if config.eval.shots == "paper" else config.eval.shots
+    data = cat.test(name)
+    used = min(len(data.examples), config.eval.limit or len(data.examples))
+    pool = len(data.fewshot) if data.fewshot else len(data.examples) - used  # else: the items after the limit
+    if shots and max(shots) > pool:
+        raise ConfigError(f"{_where(config, 'eval', 'shots')}: {max(shots)}-shot needs {max(shots)} demonstrations "
+                          f"but {name}'s few-shot pool holds {pool}; lower the shots or give a larger fewshot_file")
+
+
+def _check_judge(config: ExperimentConfig, models: list[ModelRef]) -> None:
+    judge = config.rag.judge if config.rag else None
+    under_test = {m.base for m in models} | {m.path for m in models if m.path}
+    if judge and (judge in under_test or str(Path(judge).resolve()) in under_test):
+        raise ConfigError(f"{_where(config, 'rag', 'judge')}: '{judge}' is a model under test; a judge must be "
+                          "another model (e.g. gemma3-270m for smollm2-135m)")
+
+
+def _rag_cells(config: ExperimentConfig, model: ModelRef) -> list[RagCell]:
     r = config.rag
-    return [Cell.of("rag", {"model": {k: v for k, v in model.items() if k != "label"}, "model_label": model["label"],
-                            "corpus": str(Path(corpus).resolve()), "corpus_name": Path(corpus).stem,
-                            "retriever": r.retriever, "k": r.k, "limit": r.limit, "max_new_tokens": r.max_new_tokens},
-                    needs=model["hash"])
-            for corpus in r.corpora]
+    if r is None or (model.is_base and not config.eval.base):
+        return []
+    return [RagCell(model, RagSpec(corpus=str(Path(corpus).resolve()), retriever=r.retriever, k=r.k, limit=r.limit,
+                                   max_new_tokens=r.max_new_tokens, format=fmt, judge=r.judge,
+                                   judge_template=r.judge_template, questions=r.questions), Path(corpus).stem)
+            for corpus in r.corpora for fmt in r.formats]

@@ -8,12 +8,13 @@ that is done. Killing a run at any moment and rerunning it finishes the grid wit
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
@@ -21,10 +22,12 @@ from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.grid import Grid, expand
 from ftscope.experiments.store import Store
 from ftscope.experiments.worker import run_worker
+from ftscope.specs import Cell, canonical, cell_from_dict, cell_hash
 
 # Seconds per cell on this project's 2-core reference CPU with SmolLM2 (fp32), used by --dry-run
 # until the store has timed cells of its own: a LoRA run on 200 examples, a 100-item eval cell.
 REFERENCE_SECONDS = {"train": 240.0, "eval": 20.0, "rag": 60.0}
+STATUSES = ("done", "running", "stalled", "failed", "pending")
 
 
 @dataclass(frozen=True)
@@ -34,20 +37,24 @@ class Plan:
     measured: dict[str, bool]  # kind → whether the estimate comes from this store's own timings
 
 
-def open_grid(config: ExperimentConfig) -> tuple[Store, Grid]:
+def open_grid(config: ExperimentConfig, console: Console | None = None) -> tuple[Store, Grid]:
+    """Expand and register the grid; done cells whose files are torn go back to pending (and are named)."""
     store, grid = Store(config.store), expand(config)
-    store.register(config.name, grid.cells)
+    store.register(config.name, grid.cells, canonical(config.model_dump(mode="json")))
+    for hash_, problem in store.reset_broken(cell_hash(c) for c in grid.cells):
+        if console:
+            console.print(f"recomputing cell {hash_}: {problem}")
     return store, grid
 
 
 def plan(store: Store, grid: Grid, workers: int = 1) -> Plan:
-    status = store.status_of(c.hash for c in grid.cells)
+    status = store.status_of(cell_hash(c) for c in grid.cells)
     counts: dict[str, dict[str, int]] = {}
     for cell in grid.cells:
-        by_status = counts.setdefault(cell.kind, {"done": 0, "running": 0, "failed": 0, "pending": 0})
-        by_status[status.get(cell.hash, "pending")] += 1
+        by_status = counts.setdefault(cell.kind, dict.fromkeys(STATUSES, 0))
+        by_status[status.get(cell_hash(cell), "pending")] += 1
     seconds = _seconds_per_kind(store)
-    left = sum((c["pending"] + c["running"] + c["failed"]) * seconds.get(k, REFERENCE_SECONDS[k])
+    left = sum((c["pending"] + c["running"] + c["stalled"] + c["failed"]) * seconds.get(k, REFERENCE_SECONDS[k])
                for k, c in counts.items())
     return Plan(counts, left / max(1, workers), {k: k in seconds for k in counts})
 
@@ -62,60 +69,122 @@ def _seconds_per_kind(store: Store) -> dict[str, float]:
 
 def run_grid(config: ExperimentConfig, workers: int = 1, backend: str = "local", address: str | None = None,
              console: Console | None = None) -> Plan:
+    """Run every cell not done yet; Ctrl-C gives the cells in progress back (pending) and re-raises."""
     console = console or Console(stderr=True)
-    store, grid = open_grid(config)
+    store, grid = open_grid(config, console)
+    for name, reason in grid.unavailable.items():
+        console.print(f"skipped dataset {name}: {reason}")
     retried = store.retry_failed(config.name)
     if retried:
         console.print(f"retrying {retried} cell(s) that failed before")
-    start = {"local": _start_local, "ray": _start_ray}[backend]
-    finished = start(store, grid, workers, address)
-    _live_until(finished, store, grid, workers, console)
+    live = _Live(store, grid, workers, console)
+    with live:
+        {"local": _run_local, "ray": _run_ray}[backend](store, grid, workers, address)
     return plan(store, grid, workers)
 
 
-def _start_local(store: Store, grid: Grid, workers: int, address: str | None) -> Callable[[], bool]:
-    if workers <= 1:  # in this process: the model stays loaded between cells
-        thread = threading.Thread(target=run_worker, args=(store, grid.config, grid.cells), daemon=True)
-        thread.start()
-        return lambda: not thread.is_alive()
+def threads_per_worker(workers: int) -> int:
+    """Cores shared out so that workers × threads ≤ cores: OpenMP threads spinning on an oversubscribed
+    core slow a run down far beyond the share they lose."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))
+
+
+def _run_local(store: Store, grid: Grid, workers: int, address: str | None) -> None:
+    if workers <= 1:  # in this thread: the model stays loaded between cells, and Ctrl-C lands here
+        run_worker(store, grid.config, grid.cells)
+        return
     ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
-    procs = [ctx.Process(target=_process_worker, args=(grid.config.model_dump(),), daemon=True) for _ in range(workers)]
+    cells = [c.to_dict() for c in grid.cells]  # sent, not re-expanded in every worker
+    args = (grid.config.model_dump(mode="json"), cells, threads_per_worker(workers))
+    procs = [ctx.Process(target=_process_worker, args=args, daemon=True) for _ in range(workers)]
     for p in procs:
         p.start()
-    return lambda: all(not p.is_alive() for p in procs)
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:  # the children got the same SIGINT: wait for them to give their cells back
+        for p in procs:
+            p.join(timeout=60)
+        raise
 
 
-def _process_worker(config: dict[str, Any]) -> None:
+def _process_worker(config: dict[str, Any], cells: list[dict], threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
     cfg = ExperimentConfig.model_validate(config)
-    store, grid = Store(cfg.store), expand(cfg)
-    run_worker(store, cfg, grid.cells)
+    try:
+        run_worker(Store(cfg.store), cfg, [cell_from_dict(c) for c in cells])
+    except KeyboardInterrupt:
+        pass  # the worker gave its cell back; the parent prints the one line
 
 
-def _start_ray(store: Store, grid: Grid, workers: int, address: str | None) -> Callable[[], bool]:
-    from ftscope.experiments.ray_backend import submit
+def _run_ray(store: Store, grid: Grid, workers: int, address: str | None) -> None:
+    from ftscope.experiments.ray_backend import run_on_ray
 
-    refs = submit(grid, workers, address)
-    import ray
-
-    return lambda: not ray.wait(refs, num_returns=len(refs), timeout=0)[1]
+    run_on_ray(store, grid, workers, address)
 
 
-def _live_until(finished: Callable[[], bool], store: Store, grid: Grid, workers: int, console: Console) -> None:
-    started = time.time()
-    with Live(console=console, refresh_per_second=2, transient=False) as live:
-        while True:
-            done = finished()
-            live.update(progress_table(plan(store, grid, workers), time.time() - started))
-            if done:
-                break
-            time.sleep(1.0)
-    console.print()
+class _Live:
+    """The live progress table, refreshed from the store in a background thread while cells run here."""
+
+    def __init__(self, store: Store, grid: Grid, workers: int, console: Console):
+        self.store, self.grid, self.workers, self.console = store, grid, workers, console
+        self._stop, self._started = threading.Event(), time.time()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "_Live":
+        self._live = Live(self._table(), console=self.console, refresh_per_second=2, transient=False)
+        self._live.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._live.update(self._table())
+        self._live.__exit__(*exc)
+
+    def _table(self) -> Group:
+        running = [r for r in self.store.rows(self.grid.config.name) if r["status"] == "running"]
+        now = progress_table(plan(self.store, self.grid, self.workers), time.time() - self._started)
+        if not running:
+            return Group(now)
+        where = Table("running", "on", box=None)
+        for row in running[:12]:
+            where.add_row(row["cell"].label(), row.get("ran_on") or "")
+        return Group(now, where)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self._live.update(self._table())
 
 
 def progress_table(p: Plan, elapsed: float) -> Table:
-    table = Table("cells", "done", "running", "failed", "pending",
-                  title=f"{elapsed:.0f} s elapsed, about {p.estimate_seconds / 60:.1f} min left")
+    table = Table("cells", *STATUSES, title=f"{elapsed:.0f} s elapsed, about {p.estimate_seconds / 60:.1f} min left")
     for kind, c in p.counts.items():
-        table.add_row(kind, str(c["done"]), str(c["running"]), f"[red]{c['failed']}[/red]" if c["failed"] else "0",
-                      str(c["pending"]))
+        table.add_row(kind, *(f"[red]{c[s]}[/red]" if s in ("failed", "stalled") and c[s] else str(c[s])
+                              for s in STATUSES))
     return table
+
+
+def phase_seconds(store: Store, grid: Grid) -> dict[str, dict[str, float]]:
+    """Per cell kind: cells done, their seconds, and how many of those went to loading models."""
+    wanted = {cell_hash(c) for c in grid.cells}
+    out: dict[str, dict[str, float]] = {}
+    for row in store.rows():
+        if row["hash"] in wanted and row["status"] == "done":
+            kind = out.setdefault(row["kind"], {"cells": 0, "seconds": 0.0, "load_seconds": 0.0})
+            kind["cells"] += 1
+            kind["seconds"] += row["seconds"] or 0.0
+            kind["load_seconds"] += row["load_seconds"] or 0.0
+    return out
+
+
+def peak_rss_gb() -> float:
+    """The largest resident set of this process or any worker process it waited for, in GB."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return max(own.ru_maxrss, children.ru_maxrss) / 1024 ** 2  # ru_maxrss is in KiB on Linux

@@ -4,7 +4,8 @@ Any number of workers (processes here or on other machines, Ray tasks) can share
 is one SQLite transaction, so each cell runs once. A cell is runnable when the cell it needs (an
 eval's trained model) is done; cells of the model this worker already holds go first, so a model
 is loaded once per run of its cells. A failed cell records its error and the grid goes on; cells
-that need a failed model fail with a line saying so.
+that need a failed model fail with a line saying so. An interrupted worker (Ctrl-C, a stop event)
+gives its cell back, pending, for the next run.
 """
 
 from __future__ import annotations
@@ -12,80 +13,90 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ftscope.errors import FtscopeError
-from ftscope.experiments.cells import Cell
 from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.execute import CellRunner
 from ftscope.experiments.store import Store, worker_id
+from ftscope.specs import Cell, TrainCell, cell_hash
 
 HEARTBEAT_SECONDS = 20.0
 IDLE_POLL_SECONDS = 1.0
+OnDone = Callable[[Cell, str, str], None]  # (cell, hash, status) after each cell this worker ran
 
 
-def _model_key(cell: Cell) -> str:
-    spec = cell.spec
-    model = spec.get("model", {})
-    return cell.hash if cell.kind == "train" else (model["hash"] or model.get("path") or model["base"])
+def _model_key(cell: Cell, hash_: str) -> str:
+    return hash_ if isinstance(cell, TrainCell) else cell.model.load_key
 
 
-def _next_cell(store: Store, cells: list[Cell], current_model: str | None, worker: str) -> tuple[Cell | None, bool]:
+def _next_cell(store: Store, cells: list[tuple[str, Cell]], current: str | None,
+               worker: str) -> tuple[tuple[str, Cell] | None, bool]:
     """(a cell this worker just claimed, whether work remains that others may unblock)."""
-    status = store.status_of([c.hash for c in cells] + [c.needs for c in cells if c.needs])
+    status = store.status_of([h for h, _ in cells] + [c.needs for _, c in cells if c.needs])
     waiting = False
-    ordered = sorted(cells, key=lambda c: (c.kind != "train", _model_key(c) != current_model))
-    for cell in ordered:
-        state = status.get(cell.hash)
-        if state == "done" or state == "failed":
+    ordered = sorted(cells, key=lambda hc: (hc[1].kind != "train", _model_key(hc[1], hc[0]) != current))
+    for hash_, cell in ordered:
+        if status.get(hash_) in ("done", "failed"):
             continue
         if cell.needs and status.get(cell.needs) != "done":
             if status.get(cell.needs) == "failed":
-                _fail_blocked(store, cell, worker)
+                _fail_blocked(store, hash_, cell, worker)
             else:
                 waiting = True
             continue
-        if store.claim(cell.hash, worker):
-            return cell, True
+        if store.claim(hash_, worker):
+            return (hash_, cell), True
         waiting = True  # running elsewhere (or just taken); it may still fail and come back
     return None, waiting
 
 
-def _fail_blocked(store: Store, cell: Cell, worker: str) -> None:
-    if store.claim(cell.hash, worker):
-        store.fail(cell.hash, worker, f"its model (train cell {cell.needs}) failed to train")
+def _fail_blocked(store: Store, hash_: str, cell: Cell, worker: str) -> None:
+    if store.claim(hash_, worker):
+        store.fail(hash_, worker, f"its model (train cell {cell.needs}) failed to train")
 
 
 def run_worker(store: Store, config: ExperimentConfig, cells: Iterable[Cell], stop: threading.Event | None = None,
-               worker: str | None = None) -> int:
-    """Work until no cell is left; returns how many cells this worker ran."""
+               worker: str | None = None, on_done: OnDone | None = None) -> int:
+    """Work until no cell is left (or `stop` is set); returns how many cells this worker ran."""
     worker = worker or worker_id()
-    runner, cells, done, current = CellRunner(store, config), list(cells), 0, None
+    runner = CellRunner(config, lambda h: store.files(h).model_dir)
+    todo, done, current = [(cell_hash(c), c) for c in cells], 0, None
     while not (stop and stop.is_set()):
-        cell, waiting = _next_cell(store, cells, current, worker)
-        if cell is None:
+        found, waiting = _next_cell(store, todo, current, worker)
+        if found is None:
             if not waiting:
                 return done
             time.sleep(IDLE_POLL_SECONDS)
             continue
-        current = _model_key(cell)
-        _run_one(store, runner, cell, worker)
+        hash_, cell = found
+        current = _model_key(cell, hash_)
+        status = _run_one(store, runner, hash_, cell, worker)
         done += 1
+        if on_done:
+            on_done(cell, hash_, status)
     return done
 
 
-def _run_one(store: Store, runner: CellRunner, cell: Cell, worker: str) -> None:
+def _run_one(store: Store, runner: CellRunner, hash_: str, cell: Cell, worker: str) -> str:
     beating = threading.Event()
-    thread = threading.Thread(target=_beat, args=(store, cell.hash, worker, beating), daemon=True)
+    thread = threading.Thread(target=_beat, args=(store, hash_, worker, beating), daemon=True)
     thread.start()
+    runner.take_load_seconds()
     try:
-        runner.run(cell.kind, cell.hash, cell.spec, lambda: None)
+        runner.run(cell, store.files(hash_))
     except FtscopeError as e:
-        store.fail(cell.hash, worker, str(e))
+        store.fail(hash_, worker, str(e))
+        return "failed"
+    except KeyboardInterrupt:
+        store.release(hash_, worker)
+        raise
     except Exception as e:  # a bug or a crash in a library: keep the traceback for the user
-        store.fail(cell.hash, worker, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+        store.fail(hash_, worker, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+        return "failed"
     else:
-        store.complete(cell.hash, worker)
+        store.complete(hash_, worker, runner.take_load_seconds())
+        return "done"
     finally:
         beating.set()
         thread.join()
