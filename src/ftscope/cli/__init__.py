@@ -1,0 +1,43 @@
+"""The `ftscope` command: one module per subcommand, each building a spec and making one library call.
+
+Errors ftscope raises on purpose (FtscopeError) print as one line and exit 2; Ctrl-C prints one line and
+exits 130 with the store resumable; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ftscope.cli import audit, eval as eval_, lists, rag, report, run, train
+from ftscope.cli.common import console
+from ftscope.errors import FtscopeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fine-tune a model and measure what it did to generalization.")
+for module in (lists, eval_, train, rag, audit, report, run):
+    module.register(app)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except FtscopeError as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted: finished cells are kept and the cells in progress went back to pending; "
+                      "run the same command again to resume", highlight=False, soft_wrap=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click's usage errors carry their own formatting
+        import click
+
+        if isinstance(e, click.exceptions.Abort):  # click turns Ctrl-C at a prompt into Abort
+            sys.exit(130)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

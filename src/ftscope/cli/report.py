@@ -1,0 +1,35 @@
+"""`ftscope report`: the report of a store (or of an experiment YAML's store); never loads a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ftscope.cli.common import console
+from ftscope.errors import ConfigError
+
+
+def report_cmd(
+    source: Annotated[Path, typer.Argument(help="experiment YAML or store folder")],
+    out: Annotated[Optional[Path], typer.Option(help="report folder (default STORE/report)")] = None,
+) -> None:
+    """Write report.md, report.html, tables and figures from the store (never loads a model)."""
+    from ftscope.report import build_report
+
+    experiment = None
+    if source.is_file():
+        from ftscope.experiments.config import load_experiment
+
+        config = load_experiment(source)
+        store, experiment = Path(config.store), config.name
+    elif (source / "index.sqlite").is_file():
+        store = source
+    else:
+        raise ConfigError(f"{source}: neither an experiment YAML nor a store folder (no index.sqlite)")
+    console.print(f"report: {build_report(store, out or store / 'report', experiment)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_cmd)

@@ -1,0 +1,127 @@
+"""`ftscope run`, `ftscope status`, `ftscope plan`: a study's grid, its progress, and what it can tell."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ftscope.cli.common import console, out_console
+from ftscope.errors import ConfigError
+
+Overrides = Annotated[Optional[list[str]], typer.Option("--set", help="key.path=value override, e.g. eval.limit=20")]
+
+
+def run_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML (see configs/)")],
+    workers: Annotated[int, typer.Option(help="worker processes (or Ray task slots)")] = 1,
+    backend: Annotated[str, typer.Option(help="local | ray")] = "local",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address; default: start a local one")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; run nothing")] = False,
+    override: Overrides = None,
+) -> None:
+    """Run an experiment grid into its store: cached, resumable, parallel; then its report."""
+    from ftscope.experiments.config import load_experiment
+    from ftscope.experiments.runner import peak_rss_gb, phase_seconds, run_grid
+
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend: '{backend}' is not one of local, ray")
+    if workers < 1:
+        raise ConfigError("--workers: must be 1 or more")
+    config = load_experiment(experiment, override or [])
+    if dry_run:
+        return _print_plan(config, workers)
+    started = time.perf_counter()
+    run_grid(config, workers, backend, address, console)
+    ran = time.perf_counter() - started
+    report_started = time.perf_counter()
+    html = _report(config)
+    store, grid = _open(config)
+    phases = phase_seconds(store, grid)
+    console.print(f"finished in {ran:.0f} s; store: {config.store}")
+    console.print(_phases(phases, time.perf_counter() - report_started, peak_rss_gb()))
+    console.print(f"report: {html}")
+    _exit_on_failures(config)
+
+
+def _open(config):
+    from ftscope.experiments.grid import expand
+    from ftscope.experiments.store import Store
+
+    return Store(config.store), expand(config)
+
+
+def _phases(phases: dict, report_s: float, rss_gb: float) -> str:
+    parts = [f"{kind} {p['seconds'] - p['load_seconds']:.0f} s ({int(p['cells'])} cells)" for kind, p in phases.items()]
+    load = sum(p["load_seconds"] for p in phases.values())
+    return (f"time by phase: model loading {load:.0f} s, {', '.join(parts) or 'no cells run'}, report {report_s:.0f} s; "
+            f"peak memory {rss_gb:.2f} GB RSS (cells done by earlier runs count their original time)")
+
+
+def _report(config) -> Path:
+    from ftscope.report import build_report
+
+    return build_report(config.store, Path(config.store) / "report", config.name)
+
+
+def _exit_on_failures(config) -> None:
+    from ftscope.experiments.store import Store
+
+    failed = [r for r in Store(config.store).rows(config.name) if r["status"] == "failed"]
+    for row in failed[:20]:
+        console.print(f"[red]failed[/red] {row['cell'].label()} [{row['hash']}]: "
+                      f"{(row['error'] or '').splitlines()[0]}", highlight=False)
+    if failed:
+        console.print(f"{len(failed)} cell(s) failed; `ftscope status {config.source}` shows their errors; "
+                      "fix the cause and run again (failed cells are retried)")
+        raise typer.Exit(1)
+
+
+def _print_plan(config, workers: int) -> None:
+    from ftscope.experiments.grid import expand
+    from ftscope.experiments.runner import plan, progress_table
+    from ftscope.experiments.store import Store
+
+    grid = expand(config)
+    store = Store(config.store)  # reads what exists; registers nothing
+    p = plan(store, grid, workers)
+    console.print(progress_table(p, 0.0))
+    guessed = [k for k, measured in p.measured.items() if not measured]
+    if guessed:
+        console.print(f"estimate for {', '.join(guessed)} cells uses reference timings (none ran in this store yet)")
+    for name, reason in grid.unavailable.items():
+        console.print(f"skipped dataset {name}: {reason}")
+    for cell in grid.train:
+        console.print(f"  {cell.label()}")
+
+
+def status_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML")],
+    override: Overrides = None,
+) -> None:
+    """Show done / running / stalled / failed cells of an experiment, and the errors of failed ones."""
+    from ftscope.experiments.config import load_experiment
+    from ftscope.experiments.runner import plan, progress_table
+    from ftscope.specs import cell_hash
+
+    config = load_experiment(experiment, override or [])
+    store, grid = _open(config)
+    console_out = out_console()
+    console_out.print(progress_table(plan(store, grid), 0.0))
+    rows = {r["hash"]: r for r in store.rows(config.name)}
+    table = Table("cell", "status", "seconds", "error")
+    for cell in grid.cells:
+        row = rows.get(cell_hash(cell), {})
+        if row.get("status") in ("running", "stalled", "failed"):
+            table.add_row(cell.label(), row["status"], f"{row.get('seconds') or 0:.0f}",
+                          (row.get("error") or "").splitlines()[0] if row.get("error") else "")
+    if table.row_count:
+        console_out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+    app.command("status")(status_cmd)
