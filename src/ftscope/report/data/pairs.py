@@ -11,8 +11,9 @@ from typing import Mapping
 
 import pandas as pd
 
-from ftscope.report import boot, stats
-from ftscope.report.values import aligned
+from ftscope.report.data import resample as boot
+from ftscope.report.data import paired as stats
+from ftscope.report.data.values import aligned
 
 PARTNER = ["hash", "status", "label", "dir", "score", "se", "n_examples", "shots", "dataset", "corpus_name",
            "metric", "model_label"]
@@ -107,3 +108,29 @@ def stars_for(est: stats.Estimate, p: float) -> str:
 
 def prefixed(found: dict, prefix: str) -> dict:
     return {f"{prefix}{k}": v for k, v in found.items() if k in ("delta", "lo", "hi", "p", "sig")}
+
+
+def with_q(df: pd.DataFrame, prefixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
+    """Benjamini–Hochberg q-values over a table's p-values (each prefixed p column one family); the
+    significance marks then read q, not p. A † (unpaired) mark is kept."""
+    from ftscope.stats import benjamini_hochberg
+
+    if df.empty:
+        return df
+    df = df.copy()
+    for pre in prefixes:
+        if f"{pre}p" not in df:
+            continue
+        df[f"{pre}q"] = benjamini_hochberg(pd.to_numeric(df[f"{pre}p"], errors="coerce").to_numpy(float))
+        old = df.get(f"{pre}sig", pd.Series([""] * len(df), index=df.index)).fillna("").astype(str)
+        df[f"{pre}sig"] = [stats.stars(q) + ("†" if o.endswith("†") else "") for q, o in zip(df[f"{pre}q"], old)]
+    return df
+
+
+def pooled(res: boot.Resampler, rows: pd.DataFrame, fn: boot.Fn,
+           suffixes: tuple[str, ...] = ("_b",)) -> boot.Contrast | None:
+    """The mean of fn over every complete row (cells: the row itself, then each suffix's partner), pooled
+    over items only: a descriptive summary of this run's cells, not a claim about training sets or seeds."""
+    parts = [res.contrast([side(row), *[side(row, s) for s in suffixes]], row["metric"], fn)
+             for row in rows.to_dict("records")]
+    return boot.combine(parts)

@@ -15,8 +15,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ftscope.report import stats
-from ftscope.report.values import aligned
+from ftscope.report.data import paired as stats
+from ftscope.report.data.values import aligned
 
 Fn = Callable[[np.ndarray], np.ndarray]  # m means (or m × B replicate means) → one value (or B values)
 

@@ -2,7 +2,7 @@
 
 Paired statistics compare two models on the *same* examples, so everything here is keyed by id:
 classification contributes `correct` (0/1, whose mean is accuracy), generation its per-example
-ROUGE-L, RAG each question's answer metric (flat, or under "metrics" as the RAG pipeline writes it).
+ROUGE-L, RAG each question's answer metric (under "scores", as both eval and RAG cells write them).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from ftscope.experiments.files import CellFiles
 
 
 def _number(value) -> float | None:
@@ -28,7 +30,7 @@ def example_value(row: dict, metric: str) -> float | None:
     """One prediction line's value of `metric` (accuracy reads `correct`)."""
     if metric == "accuracy":
         return _number(row.get("correct"))
-    for place in (row, row.get("scores") or {}, row.get("metrics") or {}):
+    for place in (row, row.get("scores") or {}):
         if isinstance(place, dict) and _number(place.get(metric)) is not None:
             return _number(place[metric])
     return None
@@ -52,7 +54,7 @@ def _load(path: str, mtime_ns: int, metric: str) -> tuple[tuple[str, ...], np.nd
 
 def example_values(cell_dir: str | Path, metric: str) -> dict[str, float]:
     """id → value for one cell; empty when the cell has no readable predictions."""
-    path = Path(cell_dir) / "predictions.jsonl"
+    path = CellFiles(cell_dir).predictions_path
     try:
         ids, values = _load(str(path), path.stat().st_mtime_ns, metric)
     except OSError:

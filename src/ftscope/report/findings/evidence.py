@@ -1,28 +1,120 @@
-"""What a checked claim carries: a verdict, the numbers and CIs behind it, and the cells it still lacks.
+"""What a checked claim carries, and the rules that turn its tests into a verdict.
 
-The verdict is mechanical on purpose: a claim is supported or contradicted only when the 95% CI of
-its measure lies wholly on one side of 0; a CI that straddles 0, or no cells to measure, is
-"cannot tell", and the report then says which cells would settle it.
+A claim has one or more *primary tests* (its hypotheses, each with the inference behind it) and
+*evidence* (secondary and descriptive numbers). A verdict is a statistical decision at the family-wise
+level α, Holm-adjusted across every primary test of the report:
+
+- direction: the effect differs from 0 in the expected direction (two-sided test);
+- below / above: the effect lies below (above) a stated threshold (one-sided test);
+- non-superiority: the effect is below +margin ("gains little", "does not help");
+- equivalence: the effect lies within ±margin (TOST: both one-sided tests reject).
+
+A claim is *supported* when all its primary tests are, *contradicted* when one of them is decided the
+other way, and *cannot tell* otherwise — always when its design is inadequate (ftscope.specs.VerdictRules),
+with the reason and the smallest addition that would fix it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
-import pandas as pd
-
-from ftscope.report import boot, compare as C
-from ftscope.report.stats import Estimate
+from scipy import stats as sps
 
 SUPPORTED, CONTRADICTED, UNKNOWN = "supported", "contradicted", "cannot tell"
+Kind = Literal["direction", "below", "above", "non-superiority", "equivalence"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its standard error, t degrees of freedom and two-sided CI at `level`."""
+
+    value: float
+    se: float
+    df: float
+    lo: float
+    hi: float
+    level: float = 0.95
+    n: int = 0  # paired items (for cell-level comparisons) or units (for claims)
+    method: str = ""
+
+    @property
+    def finite(self) -> bool:
+        return all(math.isfinite(x) for x in (self.value, self.se, self.df)) and self.se >= 0
+
+    def p_above(self, threshold: float) -> float:
+        """One-sided p of H0: effect ≤ threshold (small when the effect is clearly above it)."""
+        if not self.finite:
+            return math.nan
+        if self.se == 0:  # no variation at any level (e.g. every generation is a label): the value decides
+            return 0.0 if self.value > threshold else 1.0
+        return float(sps.t.sf((self.value - threshold) / self.se, self.df))
+
+    def p_below(self, threshold: float) -> float:
+        """One-sided p of H0: effect ≥ threshold (small when the effect is clearly below it)."""
+        if not self.finite:
+            return math.nan
+        if self.se == 0:
+            return 0.0 if self.value < threshold else 1.0
+        return float(sps.t.cdf((self.value - threshold) / self.se, self.df))
+
+    @property
+    def p(self) -> float:
+        """Two-sided p of H0: effect = 0."""
+        return min(1.0, 2 * min(self.p_above(0.0), self.p_below(0.0))) if self.finite else math.nan
+
+
+@dataclass(frozen=True)
+class Test:
+    """One primary test: `name` says the hypothesis in words, `kind` and `threshold` how it is tested."""
+
+    name: str
+    kind: Kind
+    estimate: Estimate | None
+    expected: int = +1  # direction tests: the sign the claim expects
+    threshold: float = 0.0  # below/above: the threshold; non-superiority/equivalence: the margin
+    unit: str = "points"
+    p_holm: float = math.nan  # filled when the report adjusts the family
+
+    @property
+    def p(self) -> float:
+        """The raw p-value of the claim's hypothesis (what Holm adjusts)."""
+        e = self.estimate
+        if e is None or not e.finite:
+            return math.nan
+        return {"direction": lambda: e.p_above(0.0) if self.expected > 0 else e.p_below(0.0),
+                "below": lambda: e.p_below(self.threshold), "above": lambda: e.p_above(self.threshold),
+                "non-superiority": lambda: e.p_below(self.threshold),
+                "equivalence": lambda: max(e.p_above(-self.threshold), e.p_below(self.threshold))}[self.kind]()
+
+    def p_against(self) -> float:
+        """The p-value of the opposite decision (the claim decided the other way)."""
+        e = self.estimate
+        if e is None or not e.finite:
+            return math.nan
+        return {"direction": lambda: e.p_below(0.0) if self.expected > 0 else e.p_above(0.0),
+                "below": lambda: e.p_above(self.threshold), "above": lambda: e.p_below(self.threshold),
+                "non-superiority": lambda: e.p_above(self.threshold),
+                "equivalence": lambda: min(e.p_above(self.threshold), e.p_below(-self.threshold))}[self.kind]()
+
+    def decide(self, alpha: float, scale: float) -> str:
+        """Supported / contradicted / cannot tell at level alpha, with p-values scaled by Holm's factor."""
+        if math.isnan(self.p):
+            return UNKNOWN
+        if min(1.0, self.p * scale) < alpha:
+            return SUPPORTED
+        return CONTRADICTED if min(1.0, self.p_against() * scale) < alpha else UNKNOWN
 
 
 @dataclass(frozen=True)
 class Evidence:
+    """A secondary or descriptive number behind a claim."""
+
     name: str
     estimate: Estimate | None
-    cells: int  # comparisons (cell pairs, quads) averaged into the estimate
-    unit: str = "points"  # points: score differences ×100; ratio: relative to the base
+    cells: int  # comparisons (cell pairs, units) behind it
+    unit: str = "points"  # points: score differences ×100; ratio: unitless; relative; grade (1–5)
 
 
 @dataclass
@@ -32,45 +124,39 @@ class Claim:
     source: str
     measure: str
     verdict: str = UNKNOWN
+    tests: list[Test] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why cannot tell, each with its fix
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scope: str = ""
+    mde: float | None = None  # smallest effect the design detects with the stated power, in the test's unit
+    adequate: bool = False
 
 
-def direction(est: Estimate | None, expected: int) -> str:
-    """supported when the CI lies wholly on the expected side of 0, contradicted on the other side."""
-    if est is None or est.sign == 0:
-        return UNKNOWN
-    return SUPPORTED if est.sign == expected else CONTRADICTED
+def holm_scales(claims: list[Claim]) -> dict[int, float]:
+    """Holm's step-down factor for each primary test of an adequate claim (by id), over the whole family."""
+    tests = [t for c in claims if c.adequate for t in c.tests if not math.isnan(t.p)]
+    order = sorted(tests, key=lambda t: t.p)
+    scales, running = {}, 0.0
+    for rank, t in enumerate(order):  # adjusted p_(i) = max_{j ≤ i} (m − j + 1) p_(j)
+        running = max(running, (len(order) - rank) * t.p)
+        scales[id(t)] = running / t.p if t.p > 0 else float(len(order) - rank)
+    return scales
 
 
-def pooled(res: boot.Resampler, rows: pd.DataFrame, fn: boot.Fn,
-           suffixes: tuple[str, ...] = ("_b",)) -> boot.Contrast | None:
-    """The mean of fn over every complete row (cells: the row itself, then each suffix's partner)."""
-    parts = [res.contrast([C.side(row), *[C.side(row, s) for s in suffixes]], row["metric"], fn)
-             for row in rows.to_dict("records")]
-    return boot.combine(parts)
-
-
-def evidence(name: str, found: boot.Contrast | None, cells: int, unit: str = "points") -> Evidence:
-    return Evidence(name, found.estimate() if found is not None else None, cells, unit)
-
-
-def difference(a: boot.Contrast | None, b: boot.Contrast | None) -> boot.Contrast | None:
-    """a − b for contrasts on disjoint test sets (independent replicates)."""
-    if a is None or b is None:
-        return None
-    return boot.Contrast(a.value - b.value, a.reps - b.reps, a.n + b.n, a.paired and b.paired)
-
-
-def gather(claim: Claim, pairs: pd.DataFrame, what: str, partners: dict[str, str] | None = None) -> pd.DataFrame:
-    """The complete rows of `pairs`; the incomplete ones, or none at all, go to the claim's missing list."""
-    if pairs.empty:
-        claim.missing.append(f"{what}: none in this experiment")
-        return pairs
-    suffixes = tuple((partners or {"_b": ""}).keys())
-    claim.missing.extend(m for m in sorted(C.missing(pairs, partners)) if m not in claim.missing)
-    done = C.complete(pairs, suffixes)
-    if done.empty:
-        claim.notes.append(f"None of the {len(pairs)} comparisons ({what}) has all its cells done yet.")
-    return done
+def decide(claims: list[Claim], alpha: float) -> list[Claim]:
+    """Holm across every adequate claim's primary tests, then each claim's verdict."""
+    scales = holm_scales(claims)
+    for c in claims:
+        decisions = [t.decide(alpha, scales.get(id(t), math.inf)) for t in c.tests]
+        c.tests = [replace(t, p_holm=min(1.0, t.p * scales[id(t)])) if id(t) in scales else t for t in c.tests]
+        if not c.adequate or not c.tests:
+            c.verdict = UNKNOWN
+            continue
+        c.verdict = CONTRADICTED if CONTRADICTED in decisions else SUPPORTED if all(
+            d == SUPPORTED for d in decisions) else UNKNOWN
+        if c.verdict == UNKNOWN and not c.reasons:
+            c.reasons.append(f"the tests do not reach α = {alpha} after Holm's correction; the design detects "
+                             "effects of about the minimum detectable effect shown")
+    return claims

@@ -7,20 +7,17 @@ whether tuning beat what the untouched model reaches with demonstrations alone.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from ftscope.report import boot, compare as C
-from ftscope.report.stats import aggregate_seeds
+from ftscope.report.data import resample as boot
+from ftscope.report.data import pairs as C
+from ftscope.report.data.paired import aggregate_seeds
 
 IDENT = ["model", "model_label", "group", "base", "method", "method_label", "tune", "train_datasets", "train_task",
          "train_kind", "n", "seed", "dataset", "task", "task_kind", "role", "shots", "template", "scoring", "metric"]
 ROLES = ["in-domain", "out-of-domain", "cross-task"]
-INT_COLUMNS = ["n", "seed", "shots", "limit", "k", "n_examples", "n_questions", "n_paired", "seeds", "cells",
-               "base_icl_shots"]
 
 
 def base_references(evals: pd.DataFrame) -> dict[tuple, tuple[dict | None, dict | None]]:
@@ -50,7 +47,7 @@ def generalization(evals: pd.DataFrame, res: boot.Resampler) -> pd.DataFrame:
                         **C.compare(res, cell, C.side(row, "_b")), **_versus(res, cell, zero, "0shot"),
                         **_versus(res, cell, icl, "icl"), "base_icl_shots": icl["shots"] if icl else math.nan,
                         "hash": row["hash"], "base_hash": row["hash_b"]})
-    return ordered(pd.DataFrame.from_records(records))
+    return C.with_q(ordered(pd.DataFrame.from_records(records)), ("", "vs0shot_", "vsicl_"))
 
 
 def ordered(df: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
@@ -82,25 +79,3 @@ def sample_size(gen: pd.DataFrame) -> pd.DataFrame:
     score = aggregate_seeds(per_seed, keys, "score")
     merged = score.merge(aggregate_seeds(per_seed, keys, "delta").drop(columns="seeds"), on=keys, how="left")
     return ordered(merged, ["method", "tune", "train_datasets", "role", "task_kind", "shots", "n"])
-
-
-def tidy_for_output(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in INT_COLUMNS:
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").round().astype("Int64")
-    return out
-
-
-def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
-    """Each table as CSV and as JSON records (NaN → null), under out_dir/tables."""
-    folder = Path(out_dir) / "tables"
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, df in tables.items():
-        df = tidy_for_output(df)
-        df.to_csv(folder / f"{name}.csv", index=False)
-        records = json.loads(df.to_json(orient="records", double_precision=6))
-        (folder / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-        written[name] = folder / f"{name}.csv"
-    return written

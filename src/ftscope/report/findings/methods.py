@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ftscope.report import boot, compare as C
-from ftscope.report.evidence import pooled
-from ftscope.report.tables import IDENT, ROLES, ordered
+from ftscope.report.data import resample as boot
+from ftscope.report.data import pairs as C
+from ftscope.report.findings.generalization import IDENT, ROLES, ordered
 
 TRIPLE = {"_b": "plain fine-tuning cell", "_base": "base cell"}
 
@@ -24,7 +24,7 @@ def fticl_vs_plain(evals: pd.DataFrame, res: boot.Resampler) -> pd.DataFrame:
                 "plain_label": row["model_label_b"], **C.compare(res, C.side(row), C.side(row, "_b")),
                 "hash": row["hash"], "plain_hash": row["hash_b"]}
                for row in C.complete(C.with_plain(evals, "fticl")).to_dict("records")]
-    return ordered(pd.DataFrame.from_records(records))
+    return C.with_q(ordered(pd.DataFrame.from_records(records)))
 
 
 def triples(evals: pd.DataFrame, method: str = "promot") -> pd.DataFrame:
@@ -41,7 +41,7 @@ def promot_cells(evals: pd.DataFrame, res: boot.Resampler) -> pd.DataFrame:
                         "base_score": row["score_base"],
                         **C.prefixed(C.compare(res, cell, C.side(row, "_b")), "vsplain_"),
                         **C.prefixed(C.compare(res, cell, C.side(row, "_base")), "vsbase_")})
-    return ordered(pd.DataFrame.from_records(records))
+    return C.with_q(ordered(pd.DataFrame.from_records(records)), ("vsplain_", "vsbase_"))
 
 
 def _normalised(m: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def by_method(evals: pd.DataFrame, res: boot.Resampler) -> pd.DataFrame:
     if pairs.empty:
         return pd.DataFrame(columns=["method", "role", "task_kind", "cells", "delta", "lo", "hi", "p"])
     for (method, role, kind), rows in pairs.groupby(["method_label", "role", "task_kind"]):
-        found = pooled(res, rows, boot.delta)
+        found = C.pooled(res, rows, boot.delta)
         est = found.estimate() if found else None
         records.append({"method": method, "role": role, "task_kind": kind, "cells": len(rows),
                         **({"delta": est.value, "lo": est.lo, "hi": est.hi, "p": est.p} if est else {})})

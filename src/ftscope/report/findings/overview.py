@@ -6,17 +6,17 @@ in the table, never an error.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ftscope.report.table import cell_columns, read_json
+from ftscope.experiments.files import CellFiles
+from ftscope.report.data.cells import cell_columns, train_rows
 
-STATUSES = ["done", "running", "pending", "failed"]
-TRAIN_COLUMNS = ["label", "status", "method", "tune", "datasets", "n", "seed", "wall_seconds", "tokens",
+STATUSES = ["done", "running", "stalled", "pending", "failed"]
+TRAIN_COLUMNS = ["label", "status", "method", "tune", "datasets", "n", "seed", "epochs", "wall_seconds", "tokens",
                  "tokens_per_second", "first_loss", "last_loss", "heldout_base_loss", "heldout_tuned_loss",
-                 "weight_change", "hash"]
+                 "weight_change", "layer_change", "embedding_share", "notes", "hash"]
 
 
 def status_counts(rows: list[dict]) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def models(evals: pd.DataFrame, rags: pd.DataFrame) -> pd.DataFrame:
 
 def not_done(rows: list[dict]) -> pd.DataFrame:
     """Failed, running and pending cells by name, failures first with their error's first line."""
-    order = {"failed": 0, "running": 1, "pending": 2}
+    order = {"failed": 0, "stalled": 1, "running": 2, "pending": 3}
     records = [{**cell_columns(r), "kind": r["kind"]} for r in rows if r["status"] in order]
     for rec in records:
         rec["error"] = (rec["error"] or "").strip().splitlines()[0][:200] if rec["error"] else ""
@@ -67,27 +67,30 @@ def _loss(point: Any) -> float | None:
 
 
 def manifest_of(row: dict) -> dict:
-    """A train cell's manifest: in its model/ folder (the runner's layout) or at its top."""
-    folder = Path(row["dir"])
-    return read_json(folder / "model" / "manifest.json") or read_json(folder / "manifest.json") or {}
+    """A train cell's manifest (empty when it has none yet)."""
+    return CellFiles(row["dir"]).manifest() or {}
 
 
 def train_record(row: dict) -> dict[str, Any]:
-    spec, manifest = row["spec"], manifest_of(row)
+    spec, manifest = row["cell"].spec, manifest_of(row)
     curve = manifest.get("loss_curve") or []
-    return {"label": cell_columns(row)["label"], "status": row["status"], "method": spec.get("method"),
-            "tune": spec.get("tune"), "datasets": "+".join(spec.get("datasets") or []), "n": spec.get("n"),
-            "seed": spec.get("seed"), "wall_seconds": _get(manifest, "wall_seconds") or row.get("seconds"),
+    return {"label": cell_columns(row)["label"], "status": row["status"], "method": spec.method,
+            "tune": spec.option("tune"), "datasets": "+".join(spec.datasets), "n": spec.n,
+            "seed": spec.seed, "epochs": spec.epochs, "hash": row["hash"],
+            "wall_seconds": _get(manifest, "wall_seconds") or row.get("seconds"),
             "tokens": _get(manifest, "tokens.processed", "tokens.total", "tokens"),
             "tokens_per_second": _get(manifest, "tokens.tokens_per_second"),
             "first_loss": _loss(curve[0]) if curve else None, "last_loss": _loss(curve[-1]) if curve else None,
             "heldout_base_loss": _get(manifest, "heldout.base_loss", "base_heldout_loss"),
             "heldout_tuned_loss": _get(manifest, "heldout.tuned_loss", "heldout_loss", "tuned_loss"),
-            "weight_change": _get(manifest, "weight_change.mean_abs", "weight_change"), "hash": row["hash"]}
+            "weight_change": _get(manifest, "weight_change.mean_abs", "weight_change"),
+            "layer_change": _get(manifest, "weight_change.relative_per_layer"),
+            "embedding_share": _get(manifest, "weight_change.embedding_share"),
+            "notes": "; ".join(manifest.get("notes") or [])}
 
 
 def train_summary(rows: list[dict]) -> pd.DataFrame:
-    records = sorted((train_record(r) for r in rows if r["kind"] == "train"), key=lambda r: r["label"])
+    records = sorted((train_record(r) for r in train_rows(rows)), key=lambda r: r["label"])
     return pd.DataFrame.from_records(records, columns=TRAIN_COLUMNS)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ftscope.report.figures import OKABE_ITO, Plot, save
+from ftscope.report.render.figures import OKABE_ITO, Plot, save
 
 
 def _grouped_bars(ax, rows: pd.DataFrame, x_col: str, series_col: str, order: list[str]) -> None:

@@ -9,13 +9,16 @@ import math
 
 import pandas as pd
 
-from ftscope.report.stats import Estimate, stars
+from ftscope.report.data.paired import stars
+from ftscope.report.findings.evidence import Estimate
 
 LEGEND = ("Scores are accuracy (classification) or ROUGE-L F1 (generation) in points (×100). Δ = tuned − base "
-          "(or method − method) on the same examples; brackets hold the paired-bootstrap 95% CI (the test examples "
-          "resampled 2000 times, the same draws for every model). `*` p < 0.05, `**` p < 0.01, `***` p < 0.001: "
-          "McNemar's test (exact below 25 discordant pairs, else χ²) for accuracy, the bootstrap for the rest; "
-          "† unpaired: a cell lacks predictions.jsonl, so the CI is a normal approximation from reported SEs.")
+          "(or method − method) on the same items of one cell; brackets hold the paired-bootstrap 95% CI (the items "
+          "resampled 2000 times, the same draws for every model), which speaks about these items only. Marks read "
+          "Benjamini–Hochberg q-values over each table's column of tests (`*` q < 0.05, `**` q < 0.01, `***` "
+          "q < 0.001); the raw p behind them is McNemar's test (exact below 25 discordant pairs, else χ²) for "
+          "accuracy and the bootstrap for the rest. † unpaired: a cell lacks predictions.jsonl, so the CI is a "
+          "normal approximation from reported SEs.")
 
 
 def _ok(x) -> bool:
@@ -30,31 +33,36 @@ def integer(x) -> str:
     return "" if not _ok(x) else str(int(x))
 
 
-def delta(d, lo=None, hi=None, sig: str = "") -> str:
-    """'+3.2 [+1.0, +5.4]**' in points."""
+def delta(d, lo=None, hi=None, sig: str = "", scale: float = 100) -> str:
+    """'+3.2 [+1.0, +5.4]**' in points (scale 100), or in the value's own unit (scale 1: two decimals)."""
     if not _ok(d):
         return ""
-    ci = f" [{pts(lo, True)}, {pts(hi, True)}]" if _ok(lo) and _ok(hi) else ""
-    return f"{pts(d, True)}{ci}{sig or ''}"
+    show = (lambda x: pts(x, True)) if scale == 100 else (lambda x: f"{float(x):+.2f}")
+    ci = f" [{show(lo)}, {show(hi)}]" if _ok(lo) and _ok(hi) else ""
+    return f"{show(d)}{ci}{sig if isinstance(sig, str) else ''}"
 
 
-def estimate(est: Estimate | None, unit: str = "points") -> tuple[str, str, str]:
-    """(value, CI, p) of a claim's estimate: points (×100), relative (a change in %) or ratio (to the base)."""
+def estimate(est: Estimate | None, unit: str = "points") -> tuple[str, str]:
+    """(value, 95% CI) of a claim's estimate in its unit."""
     if est is None or not _ok(est.value):
-        return "no data", "", ""
+        return "no data", ""
     show = UNITS.get(unit, UNITS["points"])
-    ci = f"[{show(est.lo)}, {show(est.hi)}]" if _ok(est.lo) else "n/a"
-    p = pvalue(est.p) if _ok(est.p) and unit != "ratio" else ""  # a ratio to the base is tested against 1, not 0
-    return show(est.value), ci + ("" if est.paired else " †"), p
+    return show(est.value), f"[{show(est.lo)}, {show(est.hi)}]" if _ok(est.lo) and _ok(est.hi) else "n/a"
 
 
-UNITS = {"points": lambda v: f"{v * 100:+.1f}", "relative": lambda v: f"{v * 100:+.1f}%",
-         "ratio": lambda v: f"{v:.3f}", "ratio-diff": lambda v: f"{v:+.3f}"}
+# How each unit a claim is measured in reads: score differences in points, ratios as they are, weight changes
+# and shares in per cent, judge grades on their 1–5 scale, levels (a ROUGE-L) in points.
+UNITS = {"points": lambda v: f"{v * 100:+.1f}", "ratio": lambda v: f"{v:+.3f}", "relative": lambda v: f"{v * 100:+.3f}%",
+         "grade": lambda v: f"{v:+.2f}", "score": lambda v: f"{v * 100:.1f}", "share": lambda v: f"{v * 100:.0f}%"}
+UNIT_NAMES = {"points": "points (×100)", "ratio": "ratio", "relative": "% of the weights' norm",
+              "grade": "grade points (1–5 scale)", "score": "points (×100)", "share": "% of generations"}
 
 
 def pvalue(p: float) -> str:
-    """Bootstrap p-values bottom out at 2/(B+1), so anything that small is shown as a bound."""
-    return f"<0.001{stars(p)}" if p < 0.001 + 1e-9 else f"{p:.3g}{stars(p)}"
+    """p-values below 0.001 shown as a bound."""
+    if not _ok(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3g}"
 
 
 def frame(df: pd.DataFrame, columns: dict[str, object]) -> pd.DataFrame:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ftscope.report import display as D
-from ftscope.report.analysis import Analysis
-from ftscope.report.render import Section, Table
+from ftscope.report.render import format as D
+from ftscope.report.findings.analysis import Analysis
+from ftscope.report.render.html import Section, Table
 
 GEN_COLUMNS = {"model": "model_label", "role": "role", "dataset": "dataset", "shots": lambda r: D.integer(r["shots"]),
                "template": "template", "score": lambda r: D.pts(r["score"]), "base": lambda r: D.pts(r["base_score"]),
@@ -40,6 +40,11 @@ def generalization(a: Analysis) -> Section:
               "(mean ± sd over seeds)", "tables/by_group.csv"),
         Table(D.frame(a.gen, GEN_COLUMNS), "Every tuned cell against the base", "tables/generalization.csv",
               collapsed=len(a.gen) > 40),
+        Table(D.frame(a.headroom, {"model": "model_label", "role": "role",
+                                   "0-shot score": lambda r: D.pts(r["score_0shot"]),
+                                   "headroom (100 − score)": lambda r: D.pts(r["headroom"])}),
+              "In-context headroom: how much each fine-tuned model could still gain (claim Y(b))",
+              "tables/icl_headroom.csv"),
         Section("Sample size", [sizes]), _fticl(a), _promot(a)])
 
 

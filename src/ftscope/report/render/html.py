@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ftscope.report.figures import Plot
-from ftscope.report.style import CSS, SCRIPT
+from ftscope.report.render.figures import Plot
+from ftscope.report.render.style import CSS, SCRIPT
 
 MAX_ROWS = 300  # beyond this a table is cut in the page; the CSV beside it has every row
 
