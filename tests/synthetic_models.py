@@ -1,8 +1,9 @@
-"""A synthetic store with known effects, written through the real Store API: for tests and a report demo.
+"""A synthetic study with known effects, for tests of the report and its verdicts.
 
-Scores follow `Effects` (the studies' findings by default), so a test can flip one effect and know the
-verdict the report must reach. Examples share a latent difficulty per test set, so models are
-correlated as real ones are, which is what paired statistics exploit.
+Scores follow `Effects` (the studies' findings by default) plus variance at every level a real study has:
+a shift per training set (`sd_train`), per seed (`sd_seed`), and per-item noise on top of a latent
+difficulty shared by every model on the same test set (so models are correlated as real ones are, which
+is what paired statistics exploit). A test flips one effect and knows the verdict the report must reach.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftscope.report.stats import seed_of
+from ftscope.report.data.paired import seed_of
+from ftscope.specs import ModelRef
 
 BASE = "smollm2-135m"
+# test set → (task, kind); the first dataset of each task is its training set
 DATASETS = {"amazon": ("sentiment", "classification"), "sst2": ("sentiment", "classification"),
-            "xsum": ("summary", "generation"), "xlsum": ("summary", "generation")}
-HOME = {"sentiment": "amazon", "summary": "xsum"}
+            "paws": ("detection", "classification"), "qqp": ("detection", "classification"),
+            "xsum": ("summary", "generation"), "xlsum": ("summary", "generation"),
+            "socialqa": ("question", "generation"), "sciqa": ("question", "generation")}
+TRAIN_SETS = {"classification": ("amazon", "paws"), "generation": ("xsum", "socialqa")}
+LABELS = {"sentiment": ("positive", "negative"), "detection": ("yes", "no")}
 
 
 @dataclass(frozen=True)
@@ -25,60 +31,62 @@ class Effects:
 
     base: dict = field(default_factory=lambda: {"classification": 0.55, "generation": 0.18})
     icl_base: float = 0.12  # the base's gain from in-context examples
-    icl_tuned: float = 0.02  # a fine-tuned model's gain (less: claim 2)
-    icl_promot: float = 0.11  # ProMoT keeps most of the base's gain (claim 5)
-    in_domain: float = 0.25
-    ood: dict = field(default_factory=lambda: {"classification": 0.12, "generation": -0.03})  # by training kind
-    cross: dict = field(default_factory=lambda: {"classification": -0.08, "generation": -0.05})  # by training kind
-    fticl: dict = field(default_factory=lambda: {"classification": -0.01, "generation": 0.06})  # off-domain
-    rag_tuned: float = -0.12  # tuned − base answer F1 in RAG (claim 6)
+    icl_tuned: float = -0.03  # a fine-tuned model's gain (claim Y(b): little or negative)
+    icl_promot: float = 0.10  # ProMoT keeps most of the base's gain (claim P(a))
+    in_domain: dict = field(default_factory=lambda: {"classification": 0.30, "generation": 0.12})
+    ood: dict = field(default_factory=lambda: {"classification": 0.20, "generation": -0.02})  # by training kind
+    cross_rouge: float = 0.02  # ROUGE-L of a classification-tuned model on generation (claim Y(c))
+    fticl: dict = field(default_factory=lambda: {"classification": 0.0, "generation": 0.08})  # off-domain
+    promot_in_task: float = 0.0  # ProMoT − fine-tuning in-domain (claim P(b))
+    layer_change: dict = field(default_factory=lambda: {"lora": 0.020, "fticl": 0.012, "promot": 0.015})
+    rag_judge: float = -0.8  # tuned − base judge grade (1–5) in RAG (claim B)
+    rag_f1: float = -0.10
+    sd_train: float = 0.01  # between training sets of one kind
+    sd_seed: float = 0.005  # between seeds of one training set
 
 
 @dataclass(frozen=True)
 class Model:
-    method: str
+    method: str  # base | lora | fticl | promot
     dataset: str | None = None
-    n: int | None = None
     seed: int | None = None
-    tune: str | None = None
+    n: int = 200
+
+    @property
+    def kind(self) -> str | None:
+        return DATASETS[self.dataset][1] if self.dataset else None
 
     @property
     def task(self) -> str | None:
         return DATASETS[self.dataset][0] if self.dataset else None
 
     def train_spec(self) -> dict:
+        tune = {"tune": "lora"} if self.method in ("fticl", "promot") else {}
         return {"model": BASE, "method": self.method, "datasets": [self.dataset], "n": self.n, "seed": self.seed,
-                "tune": self.tune or self.method}
+                "epochs": 1, "options": tune}
 
-    @property
-    def trained_here(self) -> bool:
-        """False for the base and for a model tuned elsewhere ("tuned": a folder, no train cell)."""
-        return self.method not in ("base", "tuned")
-
-    def spec(self, train_hash: str | None) -> dict:
-        """The eval spec's model, as the experiment grid writes it."""
+    def ref(self, train_hash: str | None) -> ModelRef:
         if self.method == "base":
-            return {"base": BASE, "method": "base", "tune": None, "train_datasets": [], "train_task": None,
-                    "n": None, "seed": None, "hash": None}
-        tune = self.tune if self.method in ("fticl", "promot") else None
-        extra = {"path": f"/models/{self.dataset}-tuned"} if self.method == "tuned" else {}
-        return {"base": BASE, "method": self.method, "tune": tune, "train_datasets": [self.dataset],
-                "train_task": self.task, "n": self.n, "seed": self.seed, "hash": train_hash, **extra}
-
-    def label(self) -> str:
-        if self.method == "base":
-            return f"base {BASE}"
-        if self.method == "tuned":
-            return f"tuned {self.dataset}-tuned"
-        method = f"{self.method}-{self.tune}" if self.method in ("fticl", "promot") and self.tune else self.method
-        return f"{method} {self.dataset} n={self.n} seed={self.seed}"
+            return ModelRef(BASE)
+        return ModelRef(BASE, self.method, "lora" if self.method in ("fticl", "promot") else None, (self.dataset,),
+                        (self.task,), (self.kind,), LABELS.get(self.task, ()), self.n, self.seed, train_hash)
 
 
-def default_models() -> list[Model]:
-    models = [Model("base")]
-    models += [Model("lora", d, n, s, "lora") for d in HOME.values() for n in (100, 200) for s in (0, 1)]
-    models += [Model("fticl", d, 200, s, "lora") for d in HOME.values() for s in (0, 1)]
-    return models + [Model("promot", "amazon", 200, 0, "lora")]
+def models(methods=("lora", "fticl", "promot"), seeds=(0, 1), kinds=("classification", "generation"),
+           sets_per_kind: int = 2) -> list[Model]:
+    out = [Model("base")]
+    for method in methods:
+        for kind in kinds:
+            for dataset in TRAIN_SETS[kind][:sets_per_kind]:
+                out += [Model(method, dataset, s) for s in seeds]
+    return out
+
+
+def _shift(m: Model, name: str, fx: Effects) -> float:
+    """The model's random offsets: its training set's and its seed's, fixed by name."""
+    t = np.random.default_rng(seed_of("train", m.method, m.dataset)).standard_normal() * fx.sd_train
+    s = np.random.default_rng(seed_of("seed", m.method, m.dataset, m.seed)).standard_normal() * fx.sd_seed
+    return float(t + s)
 
 
 def true_score(m: Model, dataset: str, shots: int, fx: Effects) -> float:
@@ -86,66 +94,68 @@ def true_score(m: Model, dataset: str, shots: int, fx: Effects) -> float:
     score = fx.base[kind] + (fx.icl_base if shots else 0.0)
     if m.method == "base":
         return score
-    train_kind = DATASETS[m.dataset][1]
-    where = "in" if dataset == m.dataset else "ood" if task == m.task else "cross"
-    shift = {"in": fx.in_domain, "ood": fx.ood[train_kind], "cross": fx.cross[train_kind]}[where]
-    shift *= (m.n or 200) / 200 if where == "in" else 1.0
-    shift += fx.fticl[train_kind] if m.method == "fticl" and where != "in" else 0.0
+    role = "in" if dataset == m.dataset else "ood" if task == m.task else "cross"
+    if role == "cross" and kind == "generation" and m.kind == "classification":
+        return fx.cross_rouge + _shift(m, dataset, fx) * 0.1
+    shift = {"in": fx.in_domain[m.kind], "ood": fx.ood[m.kind], "cross": 0.0}[role]
+    shift += fx.fticl[m.kind] if m.method == "fticl" and role != "in" else 0.0
+    shift += fx.promot_in_task if m.method == "promot" and role == "in" else 0.0
     gain = fx.icl_promot if m.method == "promot" else fx.icl_tuned
-    jitter = 0.004 * ((m.seed or 0) - 0.5)
-    return float(np.clip(score + shift + (gain - fx.icl_base if shots else 0.0) + jitter, 0.02, 0.98))
+    return float(np.clip(score + shift + (gain - fx.icl_base if shots else 0.0) + _shift(m, dataset, fx), 0.01, 0.99))
 
 
 def example_rows(m: Model, dataset: str, shots: int, fx: Effects, n: int) -> list[dict]:
-    """Per-example predictions: a shared latent difficulty per test set plus a little model noise."""
-    kind = DATASETS[dataset][1]
+    """Per-item predictions: a latent difficulty per test set shared by all models, plus model noise."""
+    task, kind = DATASETS[dataset]
     latent = np.random.default_rng(seed_of("latent", dataset)).random(n)
     noise = np.random.default_rng(seed_of(m, dataset, shots)).random(n)
     p = true_score(m, dataset, shots, fx)
     if kind == "classification":
-        correct = (0.85 * latent + 0.15 * noise) < p
-        return [{"id": f"{dataset}-{i}", "prediction": "positive" if c else "negative", "gold": "positive",
-                 "correct": bool(c), "scores": {"positive": -0.1, "negative": -2.0}} for i, c in enumerate(correct)]
-    rouge = np.clip(p + 0.25 * (latent - 0.5) + 0.06 * (noise - 0.5), 0, 1)
-    return [{"id": f"{dataset}-{i}", "prediction": "text", "gold": "reference", "correct": None,
-             "scores": {"rougeL": float(r)}} for i, r in enumerate(rouge)]
+        correct = (0.7 * latent + 0.3 * noise) < p
+        return [{"id": f"{dataset}-{i}", "prediction": "yes" if c else "no", "gold": "yes", "correct": bool(c),
+                 "scores": {}, "text": f"item {i}"} for i, c in enumerate(correct)]
+    rouge = np.clip(p + 0.2 * (latent - 0.5) + 0.1 * (noise - 0.5), 0, 1)
+    label_like = m.kind == "classification" and m.method != "base"
+    return [{"id": f"{dataset}-{i}", "prediction": LABELS[m.task][0] if label_like else "a question?",
+             "gold": "reference", "correct": None, "scores": {"rougeL": float(r)}, "text": f"item {i}"}
+            for i, r in enumerate(rouge)]
 
 
 def eval_metrics(rows: list[dict]) -> dict:
     if rows and rows[0]["correct"] is not None:
         x = np.array([r["correct"] for r in rows], dtype=float)
-        acc, se = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
-        return {"accuracy": acc, "accuracy_se": se, "macro_f1": acc, "macro_f1_se": se, "n": x.size,
-                "n_unknown_label": 0, "labels": {"positive": {"gold": x.size, "predicted": int(x.sum()),
-                                                              "correct": int(x.sum())}}}
+        return {"accuracy": float(x.mean()), "accuracy_se": float(x.std(ddof=1) / np.sqrt(x.size)), "n": x.size,
+                "model": {"params": 134_515_008, "quantized_source": "Q4_1 GGUF", "dtype": "float32",
+                          "instruct": True}}
     x = np.array([r["scores"]["rougeL"] for r in rows])
-    mean, se = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
-    return {"rougeL": mean, "rougeL_se": se, "rouge1": mean + 0.04, "rouge1_se": se, "rouge2": mean / 3,
-            "rouge2_se": se, "bleu": mean * 40, "bleu_se": se * 40, "n": x.size}
+    return {"rougeL": float(x.mean()), "rougeL_se": float(x.std(ddof=1) / np.sqrt(x.size)), "n": x.size}
 
 
 def rag_rows(m: Model, fx: Effects, n: int) -> list[dict]:
-    """Per question scores, flat as the report's contract has them; tuned models shift F1 by `rag_tuned`."""
     latent = np.random.default_rng(seed_of("rag-latent")).random(n)
     noise = np.random.default_rng(seed_of(m, "rag")).random(n)
-    f1 = np.clip(0.45 + (fx.rag_tuned if m.method != "base" else 0) + 0.5 * (latent - 0.5) + 0.1 * (noise - 0.5), 0, 1)
-    return [{"id": f"q{i}", "question": "?", "prediction": "a", "answers": ["a"], "retrieved": ["p1", "p2", "p3"],
-             "em": float(v > 0.6), "f1": float(v), "contains": float(v > 0.4), "completeness": float(v),
-             "faithfulness": float(min(1.0, v + 0.2))} for i, v in enumerate(f1)]
+    tuned = m.method != "base"
+    f1 = np.clip(0.45 + (fx.rag_f1 if tuned else 0) + 0.5 * (latent - 0.5) + 0.1 * (noise - 0.5), 0, 1)
+    grade = np.clip(3.0 + (fx.rag_judge if tuned else 0) + 2.0 * (latent - 0.5) + 0.5 * (noise - 0.5), 1, 5)
+    return [{"id": f"q{i}", "question": "?", "prediction": "a", "gold": ["a"], "retrieved": ["p1", "p2", "p3"],
+             "scores": {"em": float(v > 0.6), "f1": float(v), "contains": float(v > 0.4), "completeness": float(v),
+                        "faithfulness": float(min(1.0, v + 0.2)), "judge_accuracy": float(g),
+                        "judge_completeness": float(g)}} for i, (v, g) in enumerate(zip(f1, grade))]
 
 
-def rag_metrics(rows: list[dict], corpus: str) -> dict:
+def rag_metrics(rows: list[dict]) -> dict:
     out: dict = {"n": len(rows), "recall@3": 0.8, "mrr": 0.7}
-    for name in ("em", "f1", "contains", "completeness", "faithfulness"):
-        x = np.array([r[name] for r in rows])
+    for name in rows[0]["scores"]:
+        x = np.array([r["scores"][name] for r in rows])
         out[name], out[f"{name}_se"] = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
-    return {"rag": {corpus: out}}
+    return out
 
 
-def manifest(m: Model) -> dict:
-    steps = 12 * (m.n or 200) // 100
-    curve = [{"step": i + 1, "loss": 2.5 * np.exp(-i / steps * 2) + 0.4} for i in range(steps)]
+def manifest(m: Model, fx: Effects) -> dict:
+    steps = 12
+    curve = [{"stage": "train", "step": i + 1, "loss": 2.5 * np.exp(-i / steps * 2) + 0.4} for i in range(steps)]
+    change = fx.layer_change.get(m.method, 0.02) * (1 + _shift(m, "weights", fx))
     return {"method": m.method, "wall_seconds": 30.0 * steps, "loss_curve": curve,
             "tokens": {"processed": 50_000 * steps, "tokens_per_second": 1800.0},
-            "weight_change": {"mean_abs": 1e-4 * (m.n or 200) / 100},
-            "heldout": {"base_loss": 2.9, "tuned_loss": 2.6}}
+            "weight_change": {"mean_abs": 1e-4, "relative_per_layer": change, "embedding_share": 0.05},
+            "heldout": {"base_loss": 2.9, "tuned_loss": 2.6}, "notes": []}

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from ftscope.evaluation import SuiteSpec, run_suite
+from ftscope.evaluation import evaluate
 from ftscope.models import language_model, load_model
+from ftscope.specs import EvalSpec
 from ftscope.tasks import PAPER_DATASETS, Catalogue
 
 pytestmark = pytest.mark.integration
@@ -23,31 +24,25 @@ def smollm2(smollm2_dir):
 
 
 @pytest.mark.parametrize("template", ["p1", "p2"])
-def test_every_shared_dataset_gives_sane_metrics(smollm2, paper_data, tmp_path, template):
+def test_every_shared_dataset_gives_sane_metrics(smollm2, paper_data, template):
     cat = Catalogue(paper_data)
-    names = [n for n in PAPER_DATASETS if cat.available(n)]
-    assert len(names) == 14  # every test file the shared folder holds
-    suite = SuiteSpec(tuple(names), shots=(0, 2), template=template, scoring="first-token", limit=LIMIT,
-                      max_new_tokens=24)
-    summary = run_suite(smollm2, cat, suite, tmp_path, say=lambda s: None)
-    assert set(summary["results"]) == set(names)
-    for name, by_shots in summary["results"].items():
-        assert set(by_shots) == {"0", "2"}
-        for metrics in by_shots.values():
+    found = cat.resolve(["paper"])
+    assert len(found.names) == 14  # every test file the shared folder holds; the rest are named as unavailable
+    for name in found.names:
+        for shots in (0, 2):
+            metrics = evaluate(smollm2, cat.test(name), EvalSpec(name, shots, template, limit=LIMIT,
+                                                                 max_new_tokens=24)).metrics
             if cat.task_of(name).is_classification:
                 assert 0.0 <= metrics["accuracy"] <= 1.0
                 assert metrics["n"] + metrics["n_unknown_label"] == LIMIT
             else:
                 assert 0.0 <= metrics["rougeL"] <= 1.0 and not math.isnan(metrics["bleu"])
-    written = json.loads((tmp_path / "metrics.json").read_text())
-    assert written["results"] == json.loads(json.dumps(summary["results"]))
 
 
 def test_in_context_examples_help_the_base_model_on_sentiment(smollm2, paper_data):
     """A sanity check on real numbers: 4 demonstrations lift SST-2 well above chance."""
-    summary = run_suite(smollm2, Catalogue(paper_data), SuiteSpec(("sst2",), (4,), scoring="loglik", limit=60),
-                        None, say=lambda s: None)
-    assert summary["results"]["sst2"]["4"]["accuracy"] > 0.65
+    result = evaluate(smollm2, Catalogue(paper_data).test("sst2"), EvalSpec("sst2", 4, scoring="loglik", limit=60))
+    assert result.metrics["accuracy"] > 0.65
 
 
 def test_cli_eval_end_to_end(tmp_path, smollm2_dir, paper_data):
@@ -62,3 +57,9 @@ def test_cli_eval_end_to_end(tmp_path, smollm2_dir, paper_data):
         metrics = json.loads((out / template / "metrics.json").read_text())
         assert set(metrics["results"]) == {"sst2", "rte"}
         assert "accuracy_norm" in metrics["results"]["rte"]["2"]
+    assert (out / "index.sqlite").is_file()  # a store: a rerun reuses every cell
+    again = subprocess.run(
+        [sys.executable, "-c", "from ftscope.cli import main; main()", "eval", "-m", str(smollm2_dir),
+         "-d", "sst2", "--shots", "0", "--limit", "3", "--template", "p1", "--scoring", "loglik", "--out", str(out),
+         "--data-dir", str(paper_data)], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "done" in again.stderr

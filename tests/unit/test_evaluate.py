@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ftscope.evaluation import EvalSpec, SuiteSpec, evaluate, run_suite
+import pytest
+
+from ftscope.errors import DataError
+from ftscope.evaluation import evaluate
+from ftscope.specs import EvalSpec
 from ftscope.tasks import Catalogue
 
 
@@ -45,14 +49,51 @@ def test_generation_is_stripped_and_scored(paper_data):
     assert all("rougeL" in p.scores for p in result.predictions)
 
 
-def test_suite_writes_files_and_survives_a_missing_dataset(paper_data, tmp_path):
-    said: list[str] = []
-    suite = SuiteSpec(("sst2", "gptnli", "xsum"), shots=(0, 1), limit=4)
-    summary = run_suite(KeywordLM(), Catalogue(paper_data), suite, tmp_path, {"model": "fake"}, say=said.append)
-    assert "gptnli" in summary["missing"] and any("gptnli" in s for s in said)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics["results"]) == {"sst2", "xsum"} and set(metrics["results"]["sst2"]) == {"0", "1"}
-    rows = (tmp_path / "predictions.jsonl").read_text().splitlines()
-    assert len(rows) == 2 * 4 * 2
-    row = json.loads(rows[0])
-    assert {"id", "prediction", "gold", "correct", "scores", "dataset", "shots"} <= set(row)
+def test_a_dataset_without_any_known_label_is_one_line(paper_data, tmp_path):
+    (tmp_path / "meh.jsonl").write_text('{"input": "fine", "output": "meh"}\n')
+    cat = Catalogue(paper_data).resolve([str(tmp_path / "meh.jsonl")], "sentiment").catalogue
+    with pytest.raises(DataError, match="none of its labels is one of positive, negative"):
+        evaluate(KeywordLM(), cat.test("meh"), EvalSpec("meh"))
+
+
+class CuttingLM(KeywordLM):
+    """A fake that, like the real scorer, counts prompts it had to cut to fit its context."""
+
+    max_length, truncated = 16, 0
+
+    def score_choices(self, prefix, prompts, choices, scoring):
+        self.truncated += sum(len((prefix + p).split()) > self.max_length for p in prompts)
+        return super().score_choices(prefix, prompts, choices, scoring)
+
+
+def test_inputs_longer_than_the_context_are_a_note_or_an_error(paper_data, tmp_path):
+    rows = [{"input": "word " * (30 if i < 2 else 3), "output": "positive"} for i in range(4)]
+    (tmp_path / "mix.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cat = Catalogue(paper_data).resolve([str(tmp_path / "mix.jsonl")], "sentiment").catalogue
+    result = evaluate(CuttingLM(), cat.test("mix"), EvalSpec("mix"))
+    assert result.metrics["n_truncated"] == 2 and "longer than the model's context (16 tokens)" in result.notes[0]
+    (tmp_path / "long.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    cat = Catalogue(paper_data).resolve([str(tmp_path / "long.jsonl")], "sentiment").catalogue
+    with pytest.raises(DataError, match="every input is longer than the model's context"):
+        evaluate(CuttingLM(), cat.test("long"), EvalSpec("long"))
+
+
+def test_summary_gathers_done_cells_into_two_files(tmp_path):
+    from ftscope.experiments.files import CellResult
+    from ftscope.experiments.store import Store
+    from ftscope.experiments.summary import summarise
+    from ftscope.specs import EvalCell, ModelRef, cell_hash
+
+    store = Store(tmp_path / "store")
+    cells = [EvalCell(ModelRef("m"), EvalSpec(d, shots=k, limit=2), "sentiment", "classification")
+             for d in ("sst2", "amazon") for k in (0, 1)]
+    store.register("e", cells)
+    for cell in cells[:3]:  # the last one never ran
+        rows = [{"id": str(i), "prediction": "positive", "gold": "positive", "correct": True} for i in range(2)]
+        store.files(cell_hash(cell)).write_result(CellResult({"accuracy": 1.0, "n": 2}, rows))
+    summary = summarise(store, cells, {"gptnli": "no file"}, tmp_path / "out")
+    assert set(summary["results"]) == {"sst2", "amazon"} and set(summary["results"]["amazon"]) == {"0"}
+    assert summary["missing"] == {"gptnli": "no file"}
+    lines = [json.loads(x) for x in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and {"dataset", "shots", "template", "id", "prediction"} <= set(lines[0])
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["results"]["sst2"]["1"]["n"] == 2

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ftscope.errors import ConfigError
-from ftscope.experiments.cells import Cell
 from ftscope.experiments.config import load_experiment
 from ftscope.experiments.grid import expand
-from ftscope.experiments.store import Store
+from ftscope.specs import cell_hash
 
 GOOD = """\
 name: t
@@ -50,8 +49,8 @@ def test_grid_shape_and_stable_hashes(tmp_path, paper_data):
     assert len(grid.train) == 2
     # 3 models (base, lora, fticl) × 4 datasets (3 sentiment + socialqa) × 2 shot counts
     assert len(grid.eval) == 3 * 4 * 2
-    assert [c.hash for c in expand(config).cells] == [c.hash for c in grid.cells]
-    roles = {c.spec["dataset"]: c.spec.get("role") for c in grid.eval if c.needs == grid.train[0].hash}
+    assert [cell_hash(c) for c in expand(config).cells] == [cell_hash(c) for c in grid.cells]
+    roles = {c.spec.dataset: c.role for c in grid.eval if c.needs == cell_hash(grid.train[0])}
     assert roles == {"amazon": "in-domain", "amazonfood": "out-of-domain", "sst2": "out-of-domain",
                      "socialqa": "cross-task"}
 
@@ -60,37 +59,5 @@ def test_override_changes_only_dependent_hashes(tmp_path, paper_data):
     path = write(tmp_path, GOOD.format(store=tmp_path / "s"))
     a = expand(load_experiment(path, [f"data_dir={paper_data}"]))
     b = expand(load_experiment(path, [f"data_dir={paper_data}", "train.method_params.fticl.fticl_k=3"]))
-    changed = {c.hash for c in b.cells} - {c.hash for c in a.cells}
+    changed = {cell_hash(c) for c in b.cells} - {cell_hash(c) for c in a.cells}
     assert len(changed) == 1 + 4 * 2  # the fticl train cell and its evaluations
-
-
-def test_claims_are_exclusive_and_dead_claims_reclaimable(tmp_path):
-    store = Store(tmp_path)
-    cell = Cell.of("eval", {"x": 1})
-    store.register("e", [cell])
-    # a live local worker's claim is not takeable
-    store2 = Store(tmp_path)
-    import os
-    import socket
-
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    other = Cell.of("eval", {"x": 2})
-    store.register("e", [other])
-    assert store.claim(other.hash, me)
-    assert not store2.claim(other.hash, "someone-else:2")
-    # a claim by a local pid that no longer exists is reclaimed
-    dead = Cell.of("eval", {"x": 3})
-    store.register("e", [dead])
-    assert store.claim(dead.hash, f"{socket.gethostname()}:999999")
-    assert store2.claim(dead.hash, me)
-    store.complete(dead.hash, me)
-    assert store.status_of([dead.hash]) == {dead.hash: "done"}
-    assert not store.claim(dead.hash, me)  # done is never redone
-
-
-def test_register_is_idempotent(tmp_path):
-    store = Store(tmp_path)
-    cells = [Cell.of("eval", {"x": i}) for i in range(3)]
-    store.register("e", cells)
-    store.register("e", cells)
-    assert len(store.rows("e")) == 3

@@ -1,14 +1,14 @@
-"""run_rag end to end with fake language models; prompts, truncation and the judge parser."""
+"""run_rag end to end with fake language models; prompts, truncation, the training format and the judge."""
 
 import json
 
 import pytest
 
 from ftscope.errors import ConfigError, DataError
-from ftscope.rag import RagSpec, run_rag
-from ftscope.rag.judge import parse_ratings
+from ftscope.rag import check_spec, run_rag
+from ftscope.rag.judge import LocalJudge, expected_score, judge_answers
 from ftscope.rag.prompting import build_prompt, fill, truncate
-from ftscope.results import read_jsonl
+from ftscope.specs import RagSpec
 
 SQUAD = {"data": [
     {"title": "Rivers", "paragraphs": [
@@ -35,9 +35,17 @@ class EchoContext:
         return [p.split("Context:\n", 1)[1].split()[0] + "\nignored second line" for p in prompts]
 
 
-class FixedJudge:
-    def generate(self, prefix, prompts, max_new_tokens, stop):
-        return ["accuracy=4 completeness=2", "no idea", "Accuracy: 5, Completeness: 5"][: len(prompts)]
+class ScoreLM:
+    """A fake judge model: log-probabilities of the score tokens, favouring 4 for one criterion."""
+
+    def __init__(self):
+        self.prompts, self.choices = [], []
+
+    def score_choices(self, prefix, prompts, choices, scoring):
+        self.prompts += list(prompts)
+        self.choices.append(list(choices))
+        favour = 3 if "Accuracy" in prompts[0] else 1  # index of "4" or "2"
+        return [[0.0 if i == favour else -50.0 for i in range(len(choices))] for _ in prompts]
 
 
 @pytest.fixture
@@ -48,31 +56,55 @@ def squad(tmp_path, monkeypatch):
     return str(path)
 
 
-def test_run_rag_writes_predictions_and_metrics(squad, tmp_path):
+def test_run_rag_answers_and_scores_each_question(squad):
     lm = EchoContext()
-    spec = RagSpec(corpus=squad, k=1, passage_budget=10)
-    metrics = run_rag(spec, lm, tmp_path / "out")
-    summary = metrics["rag"]["rivers"]
-    assert summary["n"] == 3 and summary["skipped_no_answer"] == 1
+    result = run_rag(RagSpec(corpus=squad, k=1, passage_budget=10), lm)
+    summary = result.metrics
+    assert result.corpus == "rivers" and summary["n"] == 3 and summary["skipped_no_answer"] == 1
     assert summary["truncated"] == 1  # the penguin paragraph is 35 words > 10
     assert summary["em"] == pytest.approx(2 / 3) and "em_se" in summary
-    assert summary["recall@1"] == 1.0 and summary["mrr"] == 1.0
-    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
-    rows = read_jsonl(tmp_path / "out" / "predictions.jsonl")
+    assert summary["recall@1"] == 1.0 and summary["mrr"] == 1.0 and summary["judge"] is None
+    rows = result.records
     assert [(r["id"], r["prediction"], r["retrieved"]) for r in rows] == [
         ("q1", "Nile", ["0.0"]), ("q2", "Paris", ["0.1"]), ("q4", "Penguins", ["0.2"])
     ]  # fmt: skip
-    assert rows[0]["answers"] == ["Nile"] and rows[0]["metrics"]["f1"] == 1.0
+    assert rows[0]["gold"] == ["Nile"] and rows[0]["scores"]["f1"] == 1.0
     assert "Question: Which river is the longest in Africa?\nAnswer:" in lm.prompts[0]
+    assert "1 question(s) without a gold answer" in result.notes[0]
 
 
-def test_limit_and_judge_ratings(squad, tmp_path):
-    metrics = run_rag(RagSpec(corpus=squad, k=2, limit=3), EchoContext(), tmp_path / "o", judge=FixedJudge())
-    summary = metrics["rag"]["rivers"]
-    assert summary["judge_accuracy"] == pytest.approx(4.5) and summary["judge_accuracy_unparsed"] == 1
-    assert summary["em"] == pytest.approx(2 / 3)  # the judge sits beside the automatic scores
-    rows = read_jsonl(tmp_path / "o" / "predictions.jsonl")
-    assert rows[1]["judge"] == {"accuracy": None, "completeness": None}
+def test_the_training_format_asks_as_the_qa_task_was_trained(squad):
+    lm = EchoContext()
+    lm.generate = lambda prefix, prompts, max_new_tokens, stop: [p.split("### Context:\n", 1)[1].split()[0]
+                                                                 for p in prompts if lm.prompts.append(p) or True]
+    result = run_rag(RagSpec(corpus=squad, k=1, format="train"), lm)
+    assert lm.prompts[0].startswith("### Context:\nNile") and lm.prompts[0].endswith("### Answer:")
+    assert result.metrics["format"] == "train" and result.metrics["em"] == pytest.approx(2 / 3)
+
+
+def test_the_judge_grades_beside_the_automatic_scores(squad):
+    judge = ScoreLM()
+    result = run_rag(RagSpec(corpus=squad, k=2, limit=3), EchoContext(), judge=LocalJudge(judge, "fake-judge"))
+    assert result.metrics["judge"] == "fake-judge"
+    assert result.metrics["judge_accuracy"] == pytest.approx(4.0) and result.metrics["judge_completeness"] == 2.0
+    assert result.metrics["em"] == pytest.approx(2 / 3)  # the automatic scores are unchanged
+    assert judge.choices[0] == [" 1", " 2", " 3", " 4", " 5"]  # plain prompts: the score follows "Score:"
+    assert "Reference answers: Nile" in judge.prompts[0] and "Evaluation steps:" in judge.prompts[0]
+
+
+def test_expected_score_weighs_the_score_tokens():
+    assert expected_score([0.0, 0.0, -100, -100, -100]) == pytest.approx(1.5)
+    assert expected_score([float("-inf")] * 5) is None
+    assert expected_score([-1e9, -1e9, -1e9, -1e9, 0.0]) == pytest.approx(5.0)
+
+
+def test_a_custom_rubric_is_used_and_checked(squad):
+    judge = ScoreLM()
+    template = "{criterion}|{steps}|{question}|{answers}|{prediction} Accuracy Score:"
+    judge_answers(LocalJudge(judge, "j"), template, ["q?"], [["a"]], ["b"])
+    assert judge.prompts[0].endswith("|q?|a|b Accuracy Score:")
+    with pytest.raises(ConfigError, match="judge_template: missing"):
+        check_spec(RagSpec(corpus=squad, judge_template="{question}"))
 
 
 def test_document_corpus_needs_questions(tmp_path, monkeypatch):
@@ -80,11 +112,10 @@ def test_document_corpus_needs_questions(tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("Mount Everest is the highest mountain.")
     with pytest.raises(DataError, match="no questions with a gold answer"):
-        run_rag(RagSpec(corpus=str(tmp_path / "docs")), EchoContext(), tmp_path / "o")
+        run_rag(RagSpec(corpus=str(tmp_path / "docs")), EchoContext())
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps({"id": "1", "question": "Highest mountain?", "answers": ["Mount Everest"]}))
-    spec = RagSpec(corpus=str(tmp_path / "docs"), questions=str(questions))
-    summary = run_rag(spec, EchoContext(), tmp_path / "o")["rag"]["docs"]
+    summary = run_rag(RagSpec(corpus=str(tmp_path / "docs"), questions=str(questions)), EchoContext()).metrics
     assert summary["contains"] == 0.0 and summary["completeness"] == 0.5 and "mrr" not in summary
 
 
@@ -94,13 +125,13 @@ def test_document_corpus_needs_questions(tmp_path, monkeypatch):
         ({"retriever": "bm52"}, "retriever: 'bm52' is not one of bm25, dense, hybrid"),
         ({"k": 0}, "k: 0 must be at least 1"),
         ({"template": "Q: {question}"}, "template: missing {context}"),
-        ({"judge_template": "{question}"}, "judge_template: missing {answers}, {prediction}"),
+        ({"judge_template": "{question}"}, "judge_template: missing {criterion}, {steps}, {answers}, {prediction}"),
         ({"chunking": "window", "chunk_overlap": 300}, "overlap 300 must be"),
     ],
 )
 def test_bad_spec_is_a_config_error(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
-        RagSpec(corpus="x.json", **kwargs)
+        check_spec(RagSpec(corpus="x.json", **kwargs))
 
 
 def test_truncate_keeps_whole_words_within_budget():
@@ -114,18 +145,3 @@ def test_build_prompt_and_fill_leave_other_braces_alone():
     built = build_prompt("{context}|{question}|{x}", "Q {question}?", ["p1 {context}", "p2"], 5, len)
     assert built.prompt == "p1\n\np2|Q {question}?|{x}" and built.truncated
     assert fill("{a} {b}", {"a": "{b}"}) == "{b} {b}"
-
-
-@pytest.mark.parametrize(
-    "reply, expected",
-    [
-        ("accuracy=4 completeness=3", (4, 3)),
-        ("Accuracy: 2\nCompleteness: 5", (2, 5)),
-        ("4, 3", (4, 3)),
-        ("7 out of 10", (None, None)),
-        ("3", (3, None)),
-    ],
-)
-def test_parse_ratings(reply, expected):
-    ratings = parse_ratings(reply)
-    assert (ratings["accuracy"], ratings["completeness"]) == expected

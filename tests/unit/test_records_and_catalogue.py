@@ -103,3 +103,18 @@ def test_user_yaml_typo_names_file_and_field(tmp_path):
     (tmp_path / "spec.yaml").write_text("datasets:\n  - name: x\n    task: sentiment\n    test_fiel: a.json\n")
     with pytest.raises(ConfigError, match=r"spec.yaml: datasets\[0\].test_fiel"):
         load_user_datasets(tmp_path / "spec.yaml")
+
+
+def test_resolve_gives_names_one_meaning_and_reports_what_cannot_load(paper_data, tmp_path):
+    found = Catalogue(paper_data).resolve(["sentiment", "sst2", "paper"])
+    assert found.names[:3] == ("amazon", "amazonfood", "sst2") and "sst2" not in found.names[3:]
+    assert set(found.unavailable) == {"yelp", "cnn", "tweetqa", "stsb", "gptnli"}  # not in the shared folder
+    assert all("no file" in why for why in found.unavailable.values())
+    with pytest.raises(ConfigError, match="'nope' is not in the catalogue"):
+        Catalogue(paper_data).resolve(["sst2", "nope"])
+    (tmp_path / "t.csv").write_text("text,label\nfine,positive\n")
+    with_file = Catalogue(paper_data).resolve([str(tmp_path / "t.csv")], "sentiment", {"input": "text",
+                                                                                      "output": "label"})
+    assert with_file.names == ("t",) and with_file.catalogue.test("t").examples[0].target == "positive"
+    with pytest.raises(ConfigError, match="needs --task"):
+        Catalogue(paper_data).resolve([str(tmp_path / "t.csv")])

@@ -1,0 +1,209 @@
+"""Every bad input across the commands gets exactly one line naming the file or field and the fix, exit code
+2, and no traceback. One row per input; each row builds its own files in a temporary folder.
+
+Rows that need a model use the tiny random Llama (conftest) so the table stays fast; the command runs in a
+subprocess, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+Setup = Callable[[Path, dict], list[str]]  # (tmp folder, fixtures) → the command's arguments
+ROWS: list[tuple[str, Setup, str]] = []
+
+
+def row(name: str, message: str):
+    """Register a bad input: `message` must appear in the one line the command prints."""
+    def add(setup: Setup) -> Setup:
+        ROWS.append((name, setup, message))
+        return setup
+    return add
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_YAML = """name: t
+store: {store}
+data_dir: {data}
+train:
+  methods: [lora]
+  datasets: [amazon]
+  n: [8]
+eval:
+  datasets: [sst2]
+  shots: [0]
+  limit: 5
+"""
+
+
+def experiment(tmp: Path, fx: dict, edit: tuple[str, str] | None = None, text: str | None = None) -> list[str]:
+    body = text if text is not None else GOOD_YAML.format(store=tmp / "store", data=fx["data"])
+    if edit:
+        assert edit[0] in body, edit
+        body = body.replace(*edit)
+    return ["run", str(write(tmp / "exp.yaml", body)), "--dry-run"]
+
+
+# ---- experiment YAML ------------------------------------------------------------------------
+row("yaml syntax error", "exp.yaml:2: not valid YAML")(
+    lambda t, fx: experiment(t, fx, ("store: ", "store: [")))
+row("yaml top level is a list", "the top level must be a mapping")(
+    lambda t, fx: experiment(t, fx, text="- name: t\n"))
+row("unknown key", "exp.yaml:8: train.epochz: unknown key")(
+    lambda t, fx: experiment(t, fx, ("  n: [8]", "  n: [8]\n  epochz: 2")))
+row("wrong type", "exp.yaml:13: eval.limit")(lambda t, fx: experiment(t, fx, ("limit: 5", "limit: five")))
+row("unknown method", "train.methods.0: 'lorra' is not one of")(
+    lambda t, fx: experiment(t, fx, ("[lora]", "[lorra]")))
+row("unknown eval dataset", "eval.datasets.0: 'sst3' is not a dataset")(
+    lambda t, fx: experiment(t, fx, ("[sst2]", "[sst3]")))
+row("unknown train dataset", "train.datasets.0: 'amazn' is not in the catalogue")(
+    lambda t, fx: experiment(t, fx, ("[amazon]", "[amazn]")))
+row("unknown model", "models.0: 'no-such-model'")(
+    lambda t, fx: experiment(t, fx, ("train:", "models: [no-such-model]\ntrain:")))
+row("missing experiment file", "experiment file not found")(lambda t, fx: ["run", str(t / "nope.yaml")])
+row("malformed override", "expected key.path=value")(lambda t, fx: experiment(t, fx) + ["--set", "eval.limit"])
+row("bad verdict rule", "verdicts.min_seeds")(
+    lambda t, fx: experiment(t, fx, ("eval:", "verdicts: {min_seeds: 0}\neval:")))
+row("judge is the model under test", "is a model under test")(
+    lambda t, fx: experiment(t, fx, ("eval:", "rag: {corpora: [x.json], judge: smollm2-135m}\neval:")))
+row("training option of another method", "fticl_k")(
+    lambda t, fx: experiment(t, fx, ("  n: [8]", "  n: [8]\n  params: {fticl_k: 2}")))
+row("shots beyond the demonstration pool", "eval.shots")(lambda t, fx: experiment(t, fx, ("[0]", "[0, 99]")))
+row("unwritable store", "not writable")(lambda t, fx: experiment(t, fx, (str(t / "store"), "/proc/ftscope-store")))
+
+# ---- eval -----------------------------------------------------------------------------------
+EVAL = ["eval", "--limit", "3"]
+row("eval: unknown dataset", "'nope' is not in the catalogue")(lambda t, fx: [*EVAL, "-d", "nope"])
+row("eval: bad shots", "--shots")(lambda t, fx: [*EVAL, "-d", "sst2", "--shots", "x"])
+row("eval: bad scoring", "--scoring")(lambda t, fx: [*EVAL, "-d", "sst2", "--scoring", "bogus"])
+row("eval: unknown template", "--template: 'p9'")(lambda t, fx: [*EVAL, "-d", "sst2", "--template", "p9"])
+row("eval: limit 0", "--limit: 0")(lambda t, fx: ["eval", "-d", "sst2", "--limit", "0"])
+row("eval: file without --task", "needs --task")(lambda t, fx: [*EVAL, "-d", str(write(t / "a.csv", "x\n1\n"))])
+row("eval: empty file", "the file is empty")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "e.jsonl", "")), "--task", "sentiment", "-m", fx["tiny"]])
+row("eval: records lack the task's fields", "has no field 'input'")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "f.jsonl", '{"text": "a", "output": "positive"}\n')), "--task",
+                   "sentiment", "-m", fx["tiny"]])
+row("eval: not UTF-8", "not UTF-8")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "l.jsonl", b'{"input": "caf\xe9", "output": "positive"}\n')),
+                   "--task", "sentiment", "-m", fx["tiny"]])
+row("eval: a record that is not an object", "line 1: expected a JSON object")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "n.jsonl", "3\n")), "--task", "sentiment", "-m", fx["tiny"]])
+row("eval: CSV row without its label", "row 2 has no value for 'output'")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "m.csv", "input,output\ngood,positive\nbad,\n")), "--task",
+                   "sentiment", "-m", fx["tiny"]])
+row("eval: every label outside the task", "none of its labels")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "o.csv", "input,output\ngood,meh\n")), "--task", "sentiment",
+                   "-m", fx["tiny"]])
+row("eval: inputs longer than the context", "longer than the model's context")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "long.jsonl", json.dumps({"input": "word " * 2000,
+                                                                       "output": "positive"}) + "\n")),
+                   "--task", "sentiment", "-m", fx["tiny"]])
+row("eval: spec YAML syntax error", "spec.yaml: not valid YAML")(
+    lambda t, fx: [*EVAL, "-d", "x", "--spec", str(write(t / "spec.yaml", "datasets: [\n"))])
+row("eval: spec YAML top-level list", "expected a mapping with a `datasets:` list")(
+    lambda t, fx: [*EVAL, "-d", "x", "--spec", str(write(t / "spec.yaml", "- a\n"))])
+row("eval: unwritable --out", "--out /proc/ftscope-out: not writable")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "--out", "/proc/ftscope-out"])
+row("eval: no such model folder", "no such folder or file")(lambda t, fx: [*EVAL, "-d", "sst2", "-m", str(t / "x")])
+row("eval: pickle-only model folder", "never unpickles")(lambda t, fx: [*EVAL, "-d", "sst2", "-m", str(_pickle_only(t))])
+row("eval: corrupt GGUF", "GGUF")(lambda t, fx: [*EVAL, "-d", "sst2", "-m", str(write(t / "x.gguf", b"GGUF junk"))])
+row("eval: empty adapter folder", "adapter")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "-m", fx["tiny"], "--adapter", str(_folder(t / "empty-adapter"))])
+row("eval: corrupt adapter weights", "cannot load")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "-m", fx["tiny"], "--adapter", str(_corrupt_adapter(t, fx))])
+row("eval: hub id offline", "not in the local hub cache")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "-m", "nobody-here/no-model-xyz"])
+row("eval: shots beyond the pool", "demonstrations")(lambda t, fx: [*EVAL, "-d", "sst2", "--shots", "99"])
+
+# ---- train ----------------------------------------------------------------------------------
+TRAIN = ["train", "--n", "4", "--epochs", "1"]
+row("train: bad proportions", "--proportions")(lambda t, fx: [*TRAIN, "-d", "amazon", "--proportions", "abc"])
+row("train: unknown method", "method")(lambda t, fx: [*TRAIN, "--method", "lorra", "-d", "amazon"])
+row("train: unknown field", "bogus_key")(lambda t, fx: [*TRAIN, "-d", "amazon", "--set", "bogus_key=1"])
+row("train: dataset without a training file", "no training file")(
+    lambda t, fx: [*TRAIN, "-d", "sst2", "-m", fx["tiny"], "--out", str(t / "o")])
+row("train: n = 0", "n")(lambda t, fx: ["train", "-d", "amazon", "--n", "0"])
+row("train: every target cut by max_length", "max_length")(
+    lambda t, fx: [*TRAIN, "-d", "amazon", "-m", fx["tiny"], "--set", "max_length=8", "--out", str(t / "o")])
+row("train: a label outside the task", "'meh' is not one of positive, negative")(
+    lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_bad_label_spec(t)), "--out", str(t / "o")])
+
+# ---- rag, audit, report ---------------------------------------------------------------------
+RAG = ["rag", "--limit", "2"]
+row("rag: empty corpus", "empty")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", ""))])
+row("rag: malformed corpus", "invalid JSON")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", "{"))])
+row("rag: no question has an answer", "no questions with a gold answer")(
+    lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", json.dumps({"data": [{"title": "t", "paragraphs": [
+        {"context": "Paris.", "qas": [{"id": "q", "question": "?", "answers": []}]}]}]})))])
+row("rag: a context that is not a string", "context")(
+    lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", json.dumps({"data": [{"title": "t", "paragraphs": [
+        {"context": 3, "qas": [{"id": "q", "question": "?", "answers": [{"text": "a"}]}]}]}]})))])
+row("rag: unknown retriever", "--retriever")(lambda t, fx: [*RAG, "--corpus", "x.json", "--retriever", "magic"])
+row("rag: judge is the model", "model under test")(
+    lambda t, fx: [*RAG, "--corpus", "x.json", "--judge", "smollm2-135m"])
+row("audit: nothing to audit", "give the tuned model")(lambda t, fx: ["audit"])
+row("report: not a store", "neither an experiment YAML nor a store")(lambda t, fx: ["report", str(t)])
+
+
+def _corrupt_adapter(tmp: Path, fx: dict) -> Path:
+    folder = tmp / "bad-adapter"
+    write(folder / "adapter_config.json", json.dumps({"peft_type": "LORA", "base_model_name_or_path": fx["tiny"],
+                                                      "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"],
+                                                      "task_type": "CAUSAL_LM"}))
+    write(folder / "adapter_model.safetensors", b"\x00\x01 not safetensors")
+    return folder
+
+
+def _bad_label_spec(tmp: Path) -> Path:
+    data = write(tmp / "train.jsonl", "".join(json.dumps({"input": f"t{i}", "output": "meh"}) + "\n" for i in range(6)))
+    return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {data}\n"
+                                    f"    train_file: {data}\n")
+
+
+def _pickle_only(tmp: Path) -> Path:
+    write(tmp / "pk" / "config.json", "{}")
+    return write(tmp / "pk" / "pytorch_model.bin", b"\x80\x04N.").parent  # a pickle: never to be loaded
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fixtures(tiny_model_dir, paper_data) -> dict:
+    return {"tiny": str(tiny_model_dir), "data": str(paper_data)}
+
+
+def test_the_table_is_large_enough():
+    assert len(ROWS) >= 40
+
+
+@pytest.mark.parametrize("name, setup, message", ROWS, ids=[r[0] for r in ROWS])
+def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, fixtures, name, setup, message):
+    args = setup(tmp_path, fixtures)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip() and not _noise(line)]
+    assert done.returncode == 2, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+def _noise(line: str) -> bool:
+    """Library warnings are not ftscope's lines (they go to stderr too)."""
+    return "Warning" in line or line.startswith(("  ", "warnings.warn"))
