@@ -15,14 +15,14 @@ from ftscope.evaluation.lm_eval.registration import register
 
 
 def main() -> None:
+    sys.argv[0] = "python -m ftscope.evaluation.lm_eval"
     try:
         register()
-    except FtscopeError as e:
-        sys.exit(f"error: {e}")
-    from lm_eval.__main__ import cli_evaluate
+        from lm_eval.__main__ import cli_evaluate
 
-    sys.argv[0] = "python -m ftscope.evaluation.lm_eval"
-    cli_evaluate()
+        cli_evaluate()
+    except FtscopeError as e:  # bad model args, a model that cannot load: one line, no traceback
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":
