@@ -48,11 +48,12 @@ def evaluate_lm_eval_tasks(lm: "HFLanguageModel", tasks: list[str], shots: int, 
 
 
 def _task_manager_for(tasks: tuple[str, ...], include_path: str | None):
-    """Indexing lm-eval's ~15,000 built-in task names takes seconds; tasks that are all leaf tasks of
-    include_path need only that folder (a leaf names no other task; groups and tags may)."""
+    """Indexing lm-eval's ~15,000 built-in task names takes seconds. Names that are all tasks or tags of
+    include_path need only that folder: a task names no other task, and a tag there gathers only tasks
+    there; a group may list built-in tasks, so it gets the full index."""
     if include_path:
         local = _task_manager(include_path, False)
-        if all(t in local.all_subtasks for t in tasks):
+        if all(t in local.all_subtasks or t in local.all_tags for t in tasks):
             return local
     manager = _task_manager(include_path, True)
     _check_known(manager, tasks, include_path)
