@@ -142,7 +142,7 @@ def results_json(result: EvalResult, model_name: str) -> dict[str, Any]:
     n = int(result.metrics.get("n", len(result.predictions)))
     return {
         "results": {task: {"name": task, "alias": task, "sample_len": n, **row}},
-        "group_subtasks": {task: []},
+        "group_subtasks": {},  # lm-eval's value for a task in no group
         "configs": {task: {"task": task, "num_fewshot": shots, "output_type": output_type,
                            "metadata": {"version": task_version, "ftscope_spec": asdict(result.spec)}}},
         "versions": {task: task_version},
