@@ -155,3 +155,11 @@ def test_registered_beside_lm_evals_own_models():
     register()  # idempotent
     assert get_model("ftscope") is FtscopeLM
     assert get_model("hf") is HFLM
+
+
+def test_progress_counts_distinct_continuations_to_the_total(tiny_loaded):
+    lm = language_model(tiny_loaded, batch_tokens=64, max_rows=2)  # several batches
+    calls = []
+    pairs = [(FEW + "Question: Why?\nAnswer:", c) for c in (" yes", " no", " no")] + [("x", " y"), ("z", " w")]
+    lm.loglikelihood(pairs, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) > 1 and calls[-1] == (4, 4)  # the repeated " no" is scored once

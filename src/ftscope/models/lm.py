@@ -10,9 +10,10 @@ Three things make it fast:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
+from transformers import DynamicCache
 
 from ftscope.errors import ModelError
 from ftscope.models.batching import length_batches, shared_prefix_len, split_trailing_space
@@ -108,7 +109,7 @@ class HFLanguageModel:
         self.truncated += sum(cut for _, cut in fitted)
         rows = [tokens for tokens, _ in fitted]
         cache = self._prefix_cache(prefix, rows)
-        texts = [""] * len(rows)
+        texts, done = [""] * len(rows), 0
         rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
         for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
             outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens,
@@ -159,15 +160,18 @@ class HFLanguageModel:
         return ctx, self.encode_as_hflm(context + continuation)[len(ctx):]
 
     @torch.inference_mode()
-    def loglikelihood(self, pairs: Sequence[tuple[str, str]],
-                      groups: Sequence[str] | None = None) -> list[tuple[float, bool]]:
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]], groups: Sequence[str] | None = None,
+                      progress: Progress | None = None) -> list[tuple[float, bool]]:
         """(summed log-probability, is it the greedy continuation) of each continuation after its
         context. `groups` (lm-eval passes task names) marks requests that may share a KV prefix."""
-        return self.loglikelihood_tokens([self.encode_pair(c, x) for c, x in pairs], groups)
+        return self.loglikelihood_tokens([self.encode_pair(c, x) for c, x in pairs], groups, progress)
 
     @torch.inference_mode()
     def loglikelihood_tokens(self, requests: Sequence[tuple[list[int], list[int]]],
-                             groups: Sequence[str] | None = None) -> list[tuple[float, bool]]:
+                             groups: Sequence[str] | None = None,
+                             progress: Progress | None = None) -> list[tuple[float, bool]]:
+        """loglikelihood() on (context tokens, continuation tokens); `progress(done, total)` hears after
+        every batch how many distinct continuations are scored."""
         contexts: dict[tuple[int, ...], _Context] = {}
         keys = []
         for (ctx, cont), group in zip(requests, groups or [""] * len(requests)):
@@ -175,8 +179,12 @@ class HFLanguageModel:
             contexts.setdefault(tuple(head), _Context(head, group)).add(cont)
             keys.append((tuple(head), tuple(cont)))
         scores: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, bool]] = {}
+        total = sum(len(c.conts) for c in contexts.values())
         for members in _by_group([c for c in contexts.values() if c.conts]):
-            scores.update(self._score_contexts(members))
+            for part in self._score_contexts(members):
+                scores.update(part)
+                if progress:
+                    progress(len(scores), total)
         # An empty continuation has probability one and is trivially what greedy decoding gives.
         return [scores.get(k, (0.0, True)) for k in keys]
 
@@ -192,31 +200,13 @@ class HFLanguageModel:
         self.truncated += len(ctx) + len(cont) > self.max_length + 1
         return tokens[: len(tokens) - len(cont) + 1], cont
 
-    def _score_contexts(self, members: list[_Context]) -> dict:
+    def _score_contexts(self, members: list[_Context]):
+        """Scores, one batch of contexts at a time, longest first (little padding)."""
         rows = [m.tokens for m in members]
         cache = PrefixCache(self.model, rows[0][: shared_prefix_len(rows[0], rows)], self.tokenizer.pad_token_id,
                             self.device)
-        scores: dict = {}
-        for batch in self._context_batches(members, cache.length):
-            scores.update(self._score_batch(cache, batch))
-        return scores
-
-    def _context_batches(self, members: list[_Context], prefix_len: int) -> list[list[_Context]]:
-        """Longest context first; a batch grows while both of its forwards stay within the budgets."""
-        batches: list[list[_Context]] = []
-        for member in sorted(members, key=lambda m: -len(m.tokens)):
-            if batches and self._batch_fits(batches[-1] + [member], prefix_len):
-                batches[-1].append(member)
-            else:
-                batches.append([member])
-        return batches
-
-    def _batch_fits(self, batch: list[_Context], prefix_len: int) -> bool:
-        width = len(batch[0].tokens) - prefix_len  # the first is the longest: the padded width
-        rows = [c for m in batch for c in m.conts if len(c) > 1]
-        cont_width = max((len(c) - 1 for c in rows), default=0)
-        return (len(batch) <= self.max_rows and len(batch) * width <= self.batch_tokens
-                and len(rows) <= self.max_rows and len(rows) * cont_width <= self.batch_tokens)
+        for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, self.max_rows):
+            yield self._score_batch(cache, [members[i] for i in batch])
 
     def _score_batch(self, cache: PrefixCache, batch: list[_Context]) -> dict:
         # Forward 1: each context once (after the shared prefix); its last logits predict every
@@ -227,23 +217,34 @@ class HFLanguageModel:
         first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         first_greedy = first.argmax(-1).tolist()
         rows = [(b, c) for b, m in enumerate(batch) for c in m.conts if len(c) > 1]
-        rest = self._continue(out.past_key_values, mask, positions, rows) if rows else None
-        scores, r = {}, 0
+        tails = iter(self._continue(out.past_key_values, mask, positions, rows))
+        scores = {}
         for b, m in enumerate(batch):
             for c in m.conts:
                 logprob, greedy = float(first[b, c[0]]), first_greedy[b] == c[0]
                 if len(c) > 1:
-                    tail_lp, tail_greedy = _read_tail(rest[r], c[1:])
-                    logprob, greedy, r = logprob + tail_lp, greedy and tail_greedy, r + 1
+                    tail_logprob, tail_greedy = next(tails)
+                    logprob, greedy = logprob + tail_logprob, greedy and tail_greedy
                 scores[(tuple(m.tokens), tuple(c))] = (logprob, greedy)
         return scores
 
     def _continue(self, kv: Any, mask: torch.Tensor, positions: torch.Tensor,
-                  rows: list[tuple[int, list[int]]]) -> torch.Tensor:
-        """Forward 2: every multi-token continuation (less its last token) from a copy of its context's
-        cache, right-padded (causal attention keeps pads after the real tokens from touching them)."""
+                  rows: list[tuple[int, list[int]]]) -> list[tuple[float, bool]]:
+        """Forward 2: the multi-token continuations (less their last token) from copies of their
+        contexts' caches, in chunks within the row and token budgets; (log-probability, greedy) of
+        each continuation's tokens after the first."""
+        layers = [(k, v) for k, v, *_ in kv] if rows else []
+        scored: list = [None] * len(rows)
+        for chunk in length_batches([len(c) - 1 for _, c in rows], self.batch_tokens, self.max_rows):
+            for i, result in zip(chunk, self._continue_chunk(layers, mask, positions, [rows[i] for i in chunk])):
+                scored[i] = result
+        return scored
+
+    def _continue_chunk(self, layers: list, mask: torch.Tensor, positions: torch.Tensor,
+                        rows: list[tuple[int, list[int]]]) -> list[tuple[float, bool]]:
+        """Right-padded: causal attention keeps the pads after a row's real tokens from touching them."""
         index = torch.tensor([b for b, _ in rows], device=self.device)
-        kv.batch_select_indices(index)
+        kv = DynamicCache(ddp_cache_data=[(k[index], v[index]) for k, v in layers], config=self.model.config)
         width = max(len(c) - 1 for _, c in rows)
         ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
         new_mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -254,10 +255,12 @@ class HFLanguageModel:
         positions = positions[index, -1:] + 1 + torch.arange(width, device=self.device)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask, position_ids=positions,
                             past_key_values=kv, use_cache=True).logits
-        return torch.log_softmax(logits.float(), dim=-1)
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        return [_read_tail(logprobs[r], c[1:]) for r, (_, c) in enumerate(rows)]
 
     @torch.inference_mode()
-    def generate_until(self, contexts: Sequence[str], until: Sequence[str], max_new_tokens: int) -> list[str]:
+    def generate_until(self, contexts: Sequence[str], until: Sequence[str], max_new_tokens: int,
+                       progress: Progress | None = None) -> list[str]:
         """Greedy continuations cut at the first stop string, as HFLM returns them: nothing stripped, the
         EOS text a stop string too, contexts left-truncated to leave room for max_new_tokens. Contexts
         that share leading tokens (a fixed few-shot prefix) run them once."""
@@ -270,12 +273,15 @@ class HFLanguageModel:
             return []
         cache = PrefixCache(self.model, rows[0][: shared_prefix_len(rows[0], rows)], self.tokenizer.pad_token_id,
                             self.device)
-        texts = [""] * len(rows)
+        texts, done = [""] * len(rows), 0
         rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
         for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
             outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens, self._until_stopper(stops))
             for i, tokens in zip(batch, outs):
                 texts[i] = _cut_at_first(self.tokenizer.decode(tokens, skip_special_tokens=True), stops)
+            done += len(batch)
+            if progress:
+                progress(done, len(rows))
         return texts
 
     def _until_stopper(self, stops: Sequence[str]):
@@ -325,6 +331,9 @@ def _context_length(model: Any, tokenizer: Any) -> int:
 
 
 # ==== lm-evaluation-harness requests: helpers ===============================================
+Progress = Callable[[int, int], None]  # (done, total)
+
+
 @dataclass
 class _Context:
     """One distinct context (after truncation) and the distinct continuations scored after it."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Mapping, get_args
 
 from lm_eval.api.model import LM
 from lm_eval.models.utils import normalize_gen_kwargs
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+from tqdm import tqdm
 
 from ftscope.errors import ConfigError
 from ftscope.models import LoadOptions, language_model, load_model
@@ -65,11 +68,11 @@ class FtscopeLM(LM):
 
     def __init__(self, pretrained: "str | HFLanguageModel | None" = None, **model_args: Any) -> None:
         super().__init__()
-        if pretrained is not None and not isinstance(pretrained, str):
-            self.lm, self.args = pretrained, ModelArgs.parse(model_args)
-        else:
-            self.args = ModelArgs.parse({**model_args, "pretrained": pretrained})
+        if pretrained is None or isinstance(pretrained, (str, os.PathLike)):
+            self.args = ModelArgs.parse({**model_args, "pretrained": None if pretrained is None else str(pretrained)})
             self.lm = _load(self.args)
+        else:
+            self.lm, self.args = pretrained, ModelArgs.parse(model_args)
         if self.args.max_length:
             self.lm.max_length = int(self.args.max_length)
         self._device = self.lm.device
@@ -109,7 +112,8 @@ class FtscopeLM(LM):
 
     # ---- the three request types --------------------------------------------------------------
     def loglikelihood(self, requests: list["Instance"]) -> list[tuple[float, bool]]:
-        return self.lm.loglikelihood([r.args for r in requests], [r.task_name or "" for r in requests])
+        with _progress("ftscope loglikelihood") as report:
+            return self.lm.loglikelihood([r.args for r in requests], [r.task_name or "" for r in requests], report)
 
     def loglikelihood_rolling(self, requests: list["Instance"]) -> list[float]:
         """HFLM's disjoint windows: every token predicted once, each window with as much context as fits."""
@@ -120,8 +124,9 @@ class FtscopeLM(LM):
                 windows.append(make_disjoint_window(window))
                 owners.append(i)
         totals = [0.0] * len(requests)
-        for owner, (logprob, _) in zip(owners, self.lm.loglikelihood_tokens(windows)):
-            totals[owner] += logprob
+        with _progress("ftscope loglikelihood_rolling windows") as report:
+            for owner, (logprob, _) in zip(owners, self.lm.loglikelihood_tokens(windows, progress=report)):
+                totals[owner] += logprob
         return totals
 
     def generate_until(self, requests: list["Instance"]) -> list[str]:
@@ -130,13 +135,27 @@ class FtscopeLM(LM):
         for i, request in enumerate(requests):
             key = (request.task_name or "", json.dumps(request.args[1], sort_keys=True, default=str))
             groups.setdefault(key, []).append(i)
-        texts = [""] * len(requests)
-        for (task, _), members in groups.items():
-            until, max_gen_toks = _greedy_settings(task, requests[members[0]].args[1])
-            outs = self.lm.generate_until([requests[i].args[0] for i in members], until, max_gen_toks)
-            for i, text in zip(members, outs):
-                texts[i] = text
+        texts, done = [""] * len(requests), 0
+        with _progress("ftscope generate_until") as report:
+            for (task, _), members in groups.items():
+                until, max_gen_toks = _greedy_settings(task, requests[members[0]].args[1])
+                outs = self.lm.generate_until([requests[i].args[0] for i in members], until, max_gen_toks,
+                                              lambda d, _t, before=done: report(before + d, len(requests)))
+                for i, text in zip(members, outs):
+                    texts[i] = text
+                done += len(members)
         return texts
+
+
+@contextmanager
+def _progress(desc: str):
+    """A tqdm bar like HFLM's per request type, fed the (done, total) counts the scorer reports."""
+    with tqdm(desc=desc, total=0) as bar:
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield report
 
 
 def _greedy_settings(task: str, gen_kwargs: dict[str, Any]) -> tuple[list[str], int]:
