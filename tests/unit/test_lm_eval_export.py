@@ -139,3 +139,14 @@ def test_a_template_with_other_braces_is_refused(tmp_path):
     catalogue = Catalogue(tmp_path, extra=[DatasetEntry("d", "t", "D", test_file=str(data))], extra_tasks={"t": task})
     with pytest.raises(ConfigError, match="only \\{field\\} placeholders of task 't'"):
         export_task_yamls(tmp_path / "out", catalogue, ["d"])
+
+
+def test_items_without_a_known_label_are_left_out_as_ftscope_eval_leaves_them(paper_data, tmp_path):
+    catalogue = Catalogue(paper_data)
+    dataset = catalogue.test("multinli")
+    unknown = [i for i, ex in enumerate(dataset.examples[:30]) if ex.target not in dataset.task.labels]
+    assert unknown  # the paper's MNLI file carries '-' for unlabelled pairs
+    (path,) = export_task_yamls(tmp_path, catalogue, ["multinli"], limit=30)
+    rows = [json.loads(line) for line in (tmp_path / "data" / "ftscope_multinli_test.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [ex.id for i, ex in enumerate(dataset.examples[:30]) if i not in unknown]
+    assert f"{len(unknown)} without a known label left out" in path.read_text()

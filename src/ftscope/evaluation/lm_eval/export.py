@@ -29,6 +29,7 @@ from ftscope.evaluation.lm_eval.samples import mean_stderr
 from ftscope.prompts import DEMO_SEPARATOR, template_for
 from ftscope.results import atomic_write_text, write_jsonl
 from ftscope.tasks import Catalogue, Dataset, Task
+from ftscope.types import Example
 
 TAG = "ftscope_paper"
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -55,7 +56,7 @@ def _export_one(out: Path, dataset: Dataset, template: str, limit: int | None) -
         write_jsonl(out / "data" / f"{name}_fewshot.jsonl", pool)
         splits["fewshot"] = str((out / "data" / f"{name}_fewshot.jsonl").resolve())
     config = _task_config(name, dataset, template_for(dataset.task, template), splits)
-    text = _header(dataset, limit, len(test)) + yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+    text = _header(dataset, limit, len(test), bool(pool)) + yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                                                          width=1 << 20)
     return atomic_write_text(out / f"{name}.yaml", text + _functions(dataset.task))
 
@@ -69,14 +70,23 @@ _Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
 
 
 def _items(dataset: Dataset, limit: int | None) -> tuple[list[dict], list[dict]]:
-    """The test items and few-shot pool exactly as ftscope's evaluate() takes them."""
+    """The test items and few-shot pool exactly as ftscope's evaluate() takes them: test items without
+    a known label left out, the pool kept whole (its demonstrations are shown, never scored)."""
     head = dataset.head(limit).examples
     pool = dataset.fewshot or dataset.examples[len(head):]
-    labels = dataset.task.labels
-    keep = (lambda ex: ex.target in labels) if dataset.task.is_classification else (lambda ex: True)
-    row = lambda ex: {"id": ex.id, **ex.fields, "output": ex.target,  # noqa: E731
-                      **({"label": labels.index(ex.target)} if dataset.task.is_classification else {})}
-    return [row(ex) for ex in head if keep(ex)], [row(ex) for ex in pool if keep(ex)]
+    task = dataset.task
+    test = [ex for ex in head if not task.is_classification or ex.target in task.labels]
+    return [_row(ex, task) for ex in test], [_row(ex, task) for ex in pool]
+
+
+def _row(example: Example, task: Task) -> dict[str, Any]:
+    row = {"id": example.id, **example.fields, "output": example.target}
+    if task.is_classification:
+        # lm-eval reads an int target as the index of a choice and shows a string one as it is: a
+        # demonstration with a label outside the set reads as ftscope renders it.
+        labels = task.labels
+        row["label"] = labels.index(example.target) if example.target in labels else task.verbalize(example.target)
+    return row
 
 
 def _task_config(name: str, dataset: Dataset, template: str, splits: dict[str, str]) -> dict[str, Any]:
@@ -120,13 +130,15 @@ def _jinja(template: str, task: Task) -> str:
     return _FIELD.sub(r"{{\1}}", template)
 
 
-def _header(dataset: Dataset, limit: int | None, n: int) -> str:
+def _header(dataset: Dataset, limit: int | None, n: int, has_pool: bool) -> str:
     dropped = len(dataset.head(limit).examples) - n
     lines = [f"# Written by ftscope from {dataset.source}: {n} items"
              + (f" (the first {limit})" if limit else "")
-             + (f", {dropped} without a known label left out as ftscope eval leaves them out" if dropped else ""),
-             f"# Demonstrations: {dataset.fewshot_source or 'the items after the test items'}"
-             if (dataset.fewshot or limit) else "# No demonstration pool: 0-shot only"]
+             + (f", {dropped} without a known label left out as ftscope eval leaves them out" if dropped else "")]
+    if not has_pool:
+        lines.append("# No demonstration pool (no few-shot file, no items beyond the limit): 0-shot only")
+    else:
+        lines.append(f"# Demonstrations: {dataset.fewshot_source or 'the test items after the first ' + str(limit)}")
     return "\n".join(lines) + "\n"
 
 
