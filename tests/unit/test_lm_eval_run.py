@@ -65,6 +65,13 @@ def test_generation_items_are_judged_by_exact_match_after_the_tasks_filter(resul
     assert all(p.correct == bool(p.scores["exact_match"]) for p in result.predictions)
 
 
+def test_other_filters_join_the_scores_under_lm_evals_names(results):
+    result = results["qa_like"]
+    assert len(result.predictions) == 10  # one per document, though lm-eval logged one per filter
+    assert all(set(p.scores) == {"exact_match", "exact_match,lowercase"} for p in result.predictions)
+    assert {"exact_match,remove_whitespace", "exact_match,lowercase"} <= set(result.metrics)
+
+
 def test_perplexity_task_keeps_metrics_but_no_correct(results):
     result = results["text_like"]
     assert all(p.correct is None for p in result.predictions)

@@ -57,15 +57,15 @@ def to_eval_result(run: TaskRun) -> EvalResult:
 
 
 def _by_document(samples: Sequence[Mapping[str, Any]]) -> tuple[dict[int, tuple[Mapping, list[Mapping]]], str]:
-    """doc_id → (its sample under the first filter, its samples under the other filters), doc order."""
+    """doc_id → (its sample under the first filter, its samples under the others), in doc order; lm-eval
+    logs every document under its first filter before any under the next."""
     main_filter = samples[0].get("filter", "none") if samples else "none"
-    docs: dict[int, tuple[Mapping, list[Mapping]]] = {}
-    for s in sorted(samples, key=lambda s: int(s["doc_id"])):
-        if s.get("filter", "none") == main_filter:
-            docs[int(s["doc_id"])] = (s, docs.get(int(s["doc_id"]), (s, []))[1])
-        else:
-            docs.setdefault(int(s["doc_id"]), (s, []))[1].append(s)
-    return docs, main_filter
+    main = {int(s["doc_id"]): s for s in samples if s.get("filter", "none") == main_filter}
+    others: dict[int, list[Mapping]] = {doc: [] for doc in main}
+    for s in samples:
+        if s.get("filter", "none") != main_filter:
+            others[int(s["doc_id"])].append(s)
+    return {doc: (main[doc], others[doc]) for doc in sorted(main)}, main_filter
 
 
 def _main_metric(samples: Sequence[Mapping[str, Any]]) -> str | None:
