@@ -163,3 +163,14 @@ def test_progress_counts_distinct_continuations_to_the_total(tiny_loaded):
     pairs = [(FEW + "Question: Why?\nAnswer:", c) for c in (" yes", " no", " no")] + [("x", " y"), ("z", " w")]
     lm.loglikelihood(pairs, progress=lambda done, total: calls.append((done, total)))
     assert len(calls) > 1 and calls[-1] == (4, 4)  # the repeated " no" is scored once
+
+
+def test_chat_template_prompts_match_hflm(models):
+    """--apply_chat_template: the prompt starts with the template's BOS text, so neither adds another."""
+    manager = TaskManager(include_path=str(FIXTURES), include_defaults=False)
+    ours, theirs = (lm_eval.simple_evaluate(model=m, tasks=["arc_like"], num_fewshot=2, limit=3, task_manager=manager,
+                                            log_samples=True, apply_chat_template=True, fewshot_as_multiturn=True,
+                                            bootstrap_iters=0) for m in models)
+    assert ours["samples"]["arc_like"][0]["arguments"][0][0].startswith("<|im_start|>")
+    assert [lp for lp, _ in _responses(ours, "arc_like")] == pytest.approx(
+        [lp for lp, _ in _responses(theirs, "arc_like")], **LOGPROB)
