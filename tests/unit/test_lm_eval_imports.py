@@ -112,7 +112,8 @@ def test_different_tasks_are_one_line(runs, tmp_path):
     data = json.loads(results_file.read_text())
     del data["configs"]["text_like"]
     results_file.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=r"ran different lm-eval tasks \(only in base: text_like; only in tuned: none\)"):
+    with pytest.raises(DataError, match=r"ran different lm-eval tasks \(only in base: text_like; "
+                                        r"only in tuned: none\)"):
         read_paired_runs(root / "base", fewer)
 
 

@@ -110,7 +110,8 @@ def test_direct_requests_match_hflm(models, tiny_loaded):
     pairs = [(FEW + q, c) for q in queries for c in (" oxygen", "gravity", " the heart and the lungs", " a")]
     pairs += [(FEW + q, _greedy_next(tiny_loaded, FEW + q)) for q in queries]
     pairs += [pairs[0], ("", "Hello world"), ("Short", " one")]
-    got, want = ours.loglikelihood(_requests("loglikelihood", pairs)), theirs.loglikelihood(_requests("loglikelihood", pairs))
+    requests = _requests("loglikelihood", pairs)
+    got, want = ours.loglikelihood(requests), theirs.loglikelihood(requests)
     assert [lp for lp, _ in got] == pytest.approx([lp for lp, _ in want], **LOGPROB)
     assert [g for _, g in got] == [g for _, g in want]
     assert any(g for _, g in want)  # the greedy continuations make the flag comparison informative

@@ -56,9 +56,9 @@ def _export_one(out: Path, dataset: Dataset, template: str, limit: int | None) -
         write_jsonl(out / "data" / f"{name}_fewshot.jsonl", pool)
         splits["fewshot"] = str((out / "data" / f"{name}_fewshot.jsonl").resolve())
     config = _task_config(name, dataset, template_for(dataset.task, template), splits)
-    text = _header(dataset, limit, len(test), bool(pool)) + yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
-                                                         width=1 << 20)
-    return atomic_write_text(out / f"{name}.yaml", text + _functions(dataset.task))
+    body = yaml.dump(config, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 20)
+    return atomic_write_text(out / f"{name}.yaml", _header(dataset, limit, len(test), bool(pool)) + body
+                             + _functions(dataset.task))
 
 
 class _Dumper(yaml.SafeDumper):
