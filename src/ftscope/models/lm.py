@@ -10,10 +10,12 @@ Three things make it fast:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
+from transformers import DynamicCache
 
+from ftscope.errors import ModelError
 from ftscope.models.batching import length_batches, shared_prefix_len, split_trailing_space
 from ftscope.models.kv_prefix import PrefixCache
 from ftscope.types import Scoring
@@ -107,7 +109,7 @@ class HFLanguageModel:
         self.truncated += sum(cut for _, cut in fitted)
         rows = [tokens for tokens, _ in fitted]
         cache = self._prefix_cache(prefix, rows)
-        texts = [""] * len(rows)
+        texts, done = [""] * len(rows), 0
         rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
         for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
             outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens,
@@ -124,6 +126,172 @@ class HFLanguageModel:
                 return True
             text = self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip()
             return bool(stop) and any(s in text for s in stop)
+
+        return done
+
+    # ==== lm-evaluation-harness requests (the backend of ftscope.evaluation.lm_eval) ============
+    # Token-level semantics follow lm-eval's HFLM (how contexts are encoded, where trailing spaces
+    # go, left truncation, greedy flags, stop strings), so the numbers match `lm_eval --model hf`.
+    # Requests are arbitrary (context, continuation) pairs; the speed comes from two layers of
+    # reuse: each distinct context runs once and every continuation is read from its KV cache (HFLM
+    # runs the whole context again for every answer choice), and the tokens a group's contexts
+    # share (a task's fixed few-shot demonstrations) run once for the group.
+    @property
+    def prefix_token_id(self) -> int:
+        """What an empty context is scored after: BOS, else EOS (HFLM's choice)."""
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
+    def encode_as_hflm(self, text: str, generation: bool = False) -> list[int]:
+        """The tokenizer's own special tokens unless the text already starts with them: HFLM checks the
+        decoded prefix token when scoring and the BOS text when generating."""
+        marker = self.tokenizer.bos_token if generation else self.tokenizer.decode([self.prefix_token_id])
+        return self.encode(text, bos=not (marker and text.startswith(marker)))
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """HFLM's split: an empty context becomes the prefix token; trailing spaces join the continuation,
+        whose tokens are those the whole text has beyond the context's."""
+        if not context:
+            cont = self.encode(continuation, bos=False)
+            first = self.prefix_token_id
+            return (cont[:1], cont[1:]) if cont and cont[0] == first else ([first], cont)
+        context, continuation = split_trailing_space(context, continuation)
+        ctx = self.encode_as_hflm(context)
+        return ctx, self.encode_as_hflm(context + continuation)[len(ctx):]
+
+    @torch.inference_mode()
+    def loglikelihood(self, pairs: Sequence[tuple[str, str]], groups: Sequence[str] | None = None,
+                      progress: Progress | None = None) -> list[tuple[float, bool]]:
+        """(summed log-probability, is it the greedy continuation) of each continuation after its
+        context. `groups` (lm-eval passes task names) marks requests that may share a KV prefix."""
+        return self.loglikelihood_tokens([self.encode_pair(c, x) for c, x in pairs], groups, progress)
+
+    @torch.inference_mode()
+    def loglikelihood_tokens(self, requests: Sequence[tuple[list[int], list[int]]],
+                             groups: Sequence[str] | None = None,
+                             progress: Progress | None = None) -> list[tuple[float, bool]]:
+        """loglikelihood() on (context tokens, continuation tokens); `progress(done, total)` hears after
+        every batch how many distinct continuations are scored."""
+        contexts: dict[tuple[int, ...], _Context] = {}
+        keys = []
+        for (ctx, cont), group in zip(requests, groups or [""] * len(requests)):
+            head, cont = self._request_window(list(ctx), list(cont))
+            contexts.setdefault(tuple(head), _Context(head, group)).add(cont)
+            keys.append((tuple(head), tuple(cont)))
+        scores: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, bool]] = {}
+        total = sum(len(c.conts) for c in contexts.values())
+        for members in _by_group([c for c in contexts.values() if c.conts]):
+            for part in self._score_contexts(members):
+                scores.update(part)
+                if progress:
+                    progress(len(scores), total)
+        # An empty continuation has probability one and is trivially what greedy decoding gives.
+        return [scores.get(k, (0.0, True)) for k in keys]
+
+    def _request_window(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
+        """HFLM's left truncation (the last max_length + 1 tokens, less the last), split after the
+        token whose logits predict the continuation's first token."""
+        if not cont:
+            return ctx, cont
+        if len(cont) > self.max_length:
+            raise ModelError(f"a continuation of {len(cont)} tokens does not fit the model's context window "
+                             f"of {self.max_length} tokens; shorten the task's targets")
+        tokens = (ctx + cont)[-(self.max_length + 1):][:-1]
+        self.truncated += len(ctx) + len(cont) > self.max_length + 1
+        return tokens[: len(tokens) - len(cont) + 1], cont
+
+    def _score_contexts(self, members: list[_Context]):
+        """Scores, one batch of contexts at a time, longest first (little padding)."""
+        rows = [m.tokens for m in members]
+        cache = PrefixCache(self.model, rows[0][: shared_prefix_len(rows[0], rows)], self.tokenizer.pad_token_id,
+                            self.device)
+        for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, self.max_rows):
+            yield self._score_batch(cache, [members[i] for i in batch])
+
+    def _score_batch(self, cache: PrefixCache, batch: list[_Context]) -> dict:
+        # Forward 1: each context once (after the shared prefix); its last logits predict every
+        # continuation's first token, so one-token answers need nothing more.
+        ids, mask, positions = cache._inputs([m.tokens[cache.length:] for m in batch])
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                         past_key_values=cache._fresh(len(batch)), use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+        first_greedy = first.argmax(-1).tolist()
+        rows = [(b, c) for b, m in enumerate(batch) for c in m.conts if len(c) > 1]
+        tails = iter(self._continue(out.past_key_values, mask, positions, rows))
+        scores = {}
+        for b, m in enumerate(batch):
+            for c in m.conts:
+                logprob, greedy = float(first[b, c[0]]), first_greedy[b] == c[0]
+                if len(c) > 1:
+                    tail_logprob, tail_greedy = next(tails)
+                    logprob, greedy = logprob + tail_logprob, greedy and tail_greedy
+                scores[(tuple(m.tokens), tuple(c))] = (logprob, greedy)
+        return scores
+
+    def _continue(self, kv: Any, mask: torch.Tensor, positions: torch.Tensor,
+                  rows: list[tuple[int, list[int]]]) -> list[tuple[float, bool]]:
+        """Forward 2: the multi-token continuations (less their last token) from copies of their
+        contexts' caches, in chunks within the row and token budgets; (log-probability, greedy) of
+        each continuation's tokens after the first."""
+        layers = [(k, v) for k, v, *_ in kv] if rows else []
+        scored: list = [None] * len(rows)
+        for chunk in length_batches([len(c) - 1 for _, c in rows], self.batch_tokens, self.max_rows):
+            for i, result in zip(chunk, self._continue_chunk(layers, mask, positions, [rows[i] for i in chunk])):
+                scored[i] = result
+        return scored
+
+    def _continue_chunk(self, layers: list, mask: torch.Tensor, positions: torch.Tensor,
+                        rows: list[tuple[int, list[int]]]) -> list[tuple[float, bool]]:
+        """Right-padded: causal attention keeps the pads after a row's real tokens from touching them."""
+        index = torch.tensor([b for b, _ in rows], device=self.device)
+        kv = DynamicCache(ddp_cache_data=[(k[index], v[index]) for k, v in layers], config=self.model.config)
+        width = max(len(c) - 1 for _, c in rows)
+        ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        new_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (_, c) in enumerate(rows):
+            ids[r, : len(c) - 1] = torch.tensor(c[:-1])
+            new_mask[r, : len(c) - 1] = 1
+        mask = torch.cat([mask[index], new_mask.to(self.device)], dim=-1)
+        positions = positions[index, -1:] + 1 + torch.arange(width, device=self.device)
+        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask, position_ids=positions,
+                            past_key_values=kv, use_cache=True).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        return [_read_tail(logprobs[r], c[1:]) for r, (_, c) in enumerate(rows)]
+
+    @torch.inference_mode()
+    def generate_until(self, contexts: Sequence[str], until: Sequence[str], max_new_tokens: int,
+                       progress: Progress | None = None) -> list[str]:
+        """Greedy continuations cut at the first stop string, as HFLM returns them: nothing stripped, the
+        EOS text a stop string too, contexts left-truncated to leave room for max_new_tokens. Contexts
+        that share leading tokens (a fixed few-shot prefix) run them once."""
+        eos_text = self.tokenizer.decode([self.tokenizer.eos_token_id], skip_special_tokens=False)
+        stops = [s for s in [*until, *([eos_text] if eos_text not in until else [])] if s]
+        fitted = [self._fit(self.encode_as_hflm(c, generation=True), max_new_tokens + 1) for c in contexts]
+        self.truncated += sum(cut for _, cut in fitted)
+        rows = [tokens for tokens, _ in fitted]
+        if not rows:
+            return []
+        cache = PrefixCache(self.model, rows[0][: shared_prefix_len(rows[0], rows)], self.tokenizer.pad_token_id,
+                            self.device)
+        texts, done = [""] * len(rows), 0
+        rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
+        for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
+            outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens, self._until_stopper(stops))
+            for i, tokens in zip(batch, outs):
+                texts[i] = _cut_at_first(self.tokenizer.decode(tokens, skip_special_tokens=True), stops)
+            done += len(batch)
+            if progress:
+                progress(done, len(rows))
+        return texts
+
+    def _until_stopper(self, stops: Sequence[str]):
+        eos = {t for t in [self.tokenizer.eos_token_id, *_extra_eos(self.model)] if t is not None}
+
+        def done(tokens: list[int]) -> bool:
+            if tokens and tokens[-1] in eos:
+                return True
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            return any(s in text for s in stops)
 
         return done
 
@@ -160,3 +328,42 @@ def _context_length(model: Any, tokenizer: Any) -> int:
         if getattr(config, name, None):
             return int(getattr(config, name))
     return int(min(tokenizer.model_max_length, 2048))
+
+
+# ==== lm-evaluation-harness requests: helpers ===============================================
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class _Context:
+    """One distinct context (after truncation) and the distinct continuations scored after it."""
+
+    tokens: list[int]
+    group: str
+    conts: list[list[int]] = field(default_factory=list)
+
+    def add(self, cont: list[int]) -> None:
+        if cont and cont not in self.conts:
+            self.conts.append(cont)
+
+
+def _by_group(contexts: list[_Context]) -> list[list[_Context]]:
+    groups: dict[str, list[_Context]] = {}
+    for c in contexts:
+        groups.setdefault(c.group, []).append(c)
+    return list(groups.values())
+
+
+def _read_tail(logprobs: torch.Tensor, targets: list[int]) -> tuple[float, bool]:
+    """Summed log-probability and greedy match of `targets` read from the first len(targets) positions."""
+    positions = logprobs[: len(targets)]
+    target = torch.tensor(targets, device=positions.device)
+    return (float(positions.gather(-1, target[:, None]).sum()),
+            bool((positions.argmax(-1) == target).all()))
+
+
+def _cut_at_first(text: str, stops: Sequence[str]) -> str:
+    """HFLM's post-processing: the text before the first occurrence of any stop string."""
+    for s in stops:
+        text = text.split(s, 1)[0]
+    return text
