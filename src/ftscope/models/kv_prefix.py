@@ -44,13 +44,15 @@ class PrefixCache:
                       logits_to_keep=1)
             self._kv = [(k, v) for k, v, *_ in returned_cache(out)]
 
-    def _fresh(self, rows: int) -> DynamicCache | None:
+    def fresh(self, rows: int) -> DynamicCache | None:
+        """A cache for `rows` rows that starts with the prefix (a broadcast view: no copy until it grows)."""
         if not self._kv:
             return None
         views = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in self._kv]
         return DynamicCache(ddp_cache_data=views, config=self.model.config)
 
-    def _inputs(self, suffixes: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def inputs(self, suffixes: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Left-padded ids, the attention mask over prefix + suffix, and positions that skip the padding."""
         width = max(len(s) for s in suffixes)
         ids = torch.full((len(suffixes), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(suffixes), self.length + width), dtype=torch.long)
@@ -63,16 +65,16 @@ class PrefixCache:
 
     def forward(self, suffixes: Sequence[Sequence[int]], logits_to_keep: int = 1) -> torch.Tensor:
         """Logits of the last `logits_to_keep` positions of each row: [rows, keep, vocab]."""
-        ids, mask, positions = self._inputs(suffixes)
-        out = run(self.model, self._fresh(len(suffixes)), input_ids=ids, attention_mask=mask,
+        ids, mask, positions = self.inputs(suffixes)
+        out = run(self.model, self.fresh(len(suffixes)), input_ids=ids, attention_mask=mask,
                   position_ids=positions, use_cache=True, logits_to_keep=logits_to_keep)
         return out.logits
 
     def greedy(self, suffixes: Sequence[Sequence[int]], max_new_tokens: int,
                done: Callable[[list[int]], bool]) -> list[list[int]]:
         """Greedy decoding; a finished row leaves the batch so later steps cost less."""
-        ids, mask, positions = self._inputs(suffixes)
-        cache = self._fresh(len(suffixes)) or DynamicCache(config=self.model.config)
+        ids, mask, positions = self.inputs(suffixes)
+        cache = self.fresh(len(suffixes)) or DynamicCache(config=self.model.config)
         generated: list[list[int]] = [[] for _ in suffixes]
         alive = list(range(len(suffixes)))
         for _ in range(max_new_tokens):

@@ -17,7 +17,7 @@ from transformers import DynamicCache
 
 from ftscope.errors import ModelError
 from ftscope.models.batching import length_batches, shared_prefix_len, split_trailing_space
-from ftscope.models.kv_prefix import PrefixCache
+from ftscope.models.kv_prefix import PrefixCache, returned_cache, run
 from ftscope.types import Scoring
 
 
@@ -211,13 +211,13 @@ class HFLanguageModel:
     def _score_batch(self, cache: PrefixCache, batch: list[_Context]) -> dict:
         # Forward 1: each context once (after the shared prefix); its last logits predict every
         # continuation's first token, so one-token answers need nothing more.
-        ids, mask, positions = cache._inputs([m.tokens[cache.length:] for m in batch])
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         past_key_values=cache._fresh(len(batch)), use_cache=True, logits_to_keep=1)
+        ids, mask, positions = cache.inputs([m.tokens[cache.length:] for m in batch])
+        out = run(self.model, cache.fresh(len(batch)), input_ids=ids, attention_mask=mask, position_ids=positions,
+                  use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
         first_greedy = first.argmax(-1).tolist()
         rows = [(b, c) for b, m in enumerate(batch) for c in m.conts if len(c) > 1]
-        tails = iter(self._continue(out.past_key_values, mask, positions, rows))
+        tails = iter(self._continue(returned_cache(out), mask, positions, rows))
         scores = {}
         for b, m in enumerate(batch):
             for c in m.conts:
@@ -253,8 +253,8 @@ class HFLanguageModel:
             new_mask[r, : len(c) - 1] = 1
         mask = torch.cat([mask[index], new_mask.to(self.device)], dim=-1)
         positions = positions[index, -1:] + 1 + torch.arange(width, device=self.device)
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=mask, position_ids=positions,
-                            past_key_values=kv, use_cache=True).logits
+        logits = run(self.model, kv, input_ids=ids.to(self.device), attention_mask=mask, position_ids=positions,
+                     use_cache=True).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         return [_read_tail(logprobs[r], c[1:]) for r, (_, c) in enumerate(rows)]
 
