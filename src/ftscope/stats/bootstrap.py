@@ -57,8 +57,12 @@ def unit_statistics(design: Design, n_boot: int, seed: object) -> tuple[np.ndarr
     values, replicates = [], []
     for k, unit in enumerate(design.units):
         values.append(_scalar(design.stat([means[(k, j)] for j in range(len(unit.blocks))]), unit.name))
-        replicates.append(np.broadcast_to(design.stat([reps[(k, j)] for j in range(len(unit.blocks))]), (n_boot,)))
-    return np.array(values), np.array(replicates, dtype=float)
+        found = np.asarray(design.stat([reps[(k, j)] for j in range(len(unit.blocks))]), dtype=float)
+        if found.shape != (n_boot,):
+            raise DataError(f"unit {unit.name}: given m × {n_boot} replicate means the statistic returned shape "
+                            f"{found.shape}; return one value per replicate (work along the last axis)")
+        replicates.append(found)
+    return np.array(values), np.array(replicates)
 
 
 def _block_means(design: Design, n_boot: int, seed: object) -> tuple[dict, dict]:

@@ -23,8 +23,8 @@ def item_counts(n: int, seed: int, n_boot: int) -> np.ndarray:
     """n × B: how often each of n items is drawn in each of B replicates (each column sums to n)."""
     draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     flat = (draws + np.arange(n_boot)[:, None] * n).ravel()
-    counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
-    return np.ascontiguousarray(counts.T, dtype=float)
+    counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    return counts.T  # a transposed view: BLAS reads it as is, where a contiguous copy would cost as much as the draws
 
 
 def cluster_weights(layout: Layout, seed: int, n_boot: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The contrast's variance split by level — training sets, seeds, items — each part with its degrees of freedom.
+"""The contrast's variance split by level — training sets, seeds, items — each part with its mean square and df.
 
 The contrast is linear in the unit values (a signed mean over training sets of means over seeds), so
 the cluster levels are moment (ANOVA) estimates from the unit values; only the item level, inside
@@ -7,8 +7,9 @@ K × K item covariance of the unit values: unit-specific item noise on the diago
 shared by units on the same test set (e.g. the base model's per-item values that every tuned − base
 reuses) off it. The spread of unit values between seeds (or training sets) contains item noise too;
 its expected share is computed from that covariance and subtracted, so each level's component is
-unbiased. A component estimated below 0 contributes nothing (its level looks constant), which is also
-what lets `inference` give that level no weight in the degrees of freedom.
+unbiased. A component estimated below 0 adds nothing to the variance, but its level's mean square —
+the observed spread, never taken below what the levels under it put into it — still enters the
+degrees of freedom (inference.py says why).
 """
 
 from __future__ import annotations
