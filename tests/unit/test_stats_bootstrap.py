@@ -128,3 +128,16 @@ def test_bad_designs_fail_with_one_clear_line():
         hierarchical_bootstrap(Design((unit, other), delta))
     with pytest.raises(DataError, match="undefined"):
         hierarchical_bootstrap(Design((unit,), lambda m: m[0][0] * np.nan))
+
+
+def test_groups_on_the_same_items_cancel_the_noise_they_share():
+    rng = np.random.default_rng(8)
+    base, shared = rng.random(len(IDS)), rng.normal(0, 0.3, len(IDS))  # e.g. items every tuned model finds hard
+    units = [_unit(g, t, "0", base + shared + shift + rng.normal(0, 0.02, len(IDS)), base)
+             for g, shift in (("a", 0.1), ("b", 0.0)) for t in ("t1", "t2")]
+    same = infer(hierarchical_bootstrap(Design(tuple(units), delta, ("a", "b")), 400))
+    one_group = infer(hierarchical_bootstrap(Design(tuple(units[:2]), delta), 400))
+    # The shared part (SD 0.3/√50 ≈ 0.042 in each group's mean) drops out of a − b; what is left is
+    # the units' own noise (0.02/√50/√2 per group) and the spread of two training sets.
+    assert one_group.se > 0.03 and same.se < one_group.se / 3
+    assert same.value == pytest.approx(0.1, abs=0.03)

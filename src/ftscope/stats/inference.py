@@ -54,6 +54,7 @@ def t_inference(value: float, se: float, df: float, level: float, method: str,
     if se == 0:  # every replicate identical: the data cannot distinguish any spread
         p = 1.0 if value == 0 else 0.0
         return Inference(value, 0.0, value, value, p, df, level, method, levels)
+    df = float(df)
     quantile = float(sps.t.ppf(0.5 + level / 2, df))
     p = float(2 * sps.t.sf(abs(value) / se, df))
     return Inference(value, se, value - quantile * se, value + quantile * se, p, df, level, method, levels)

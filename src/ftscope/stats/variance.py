@@ -74,13 +74,13 @@ def cluster_parts(values: np.ndarray, cov: np.ndarray, trains: Trains, group: st
     seed = seed_level(values, cov, trains)
     if seed is not None:
         observed, noise, df = seed
-        scale = inverse_seeds.sum() / n_train**2
+        scale = float(inverse_seeds.sum()) / n_train**2
         parts.append(Part("seed", group, observed - noise, scale, df, scale * max(observed, noise)))
     if n_train > 1:
         observed, noise = train_level(values, cov, trains)
         # Train-set means carry seed variance (σ²_seed / S each): it is subtracted where estimated; with
         # one seed per train set it is not estimable and stays in this level, which then covers it.
-        seed_share = (parts[0].component if parts else 0.0) * inverse_seeds.mean()
+        seed_share = (parts[0].component if parts else 0.0) * float(inverse_seeds.mean())
         floor = noise + max(0.0, seed_share)
         parts.append(Part("train_set", group, observed - noise - seed_share, 1 / n_train, n_train - 1.0,
                           max(observed, floor) / n_train))
