@@ -1,7 +1,7 @@
 """How `inference.infer`'s method was chosen: false-verdict rates and power of candidate methods, by simulation.
 
-Run `python -m ftscope.stats.calibration [designs]` to reproduce the table in inference.py's docstring
-(a few minutes on one core at 1000 designs per row). Every candidate reads the same bootstrap of the
+Run `python -m ftscope.stats.calibration [designs]` to reproduce the numbers in inference.py's docstring
+(about half an hour on one core at 1000 designs per row). Every candidate reads the same bootstrap of the
 same simulated design (simulate.py), so their differences are the methods', not the data's.
 """
 
@@ -114,19 +114,34 @@ def _row(rates: dict[str, float]) -> str:
     return " | ".join(f"{rates[m]:.3f}" for m in METHODS)
 
 
-def main(designs: int = 1000) -> None:
+def null_tables(designs: int) -> None:
     for label, shape in SHAPES.items():
         print(f"\n## {label}: rejection rate at α = {ALPHA} under no effect, {designs} designs per regime")
         print("regime | " + " | ".join(METHODS) + " | power(0)")
         for regime, (components, binary) in REGIMES.items():
             rates = rejection_rates(shape, components, binary, 0.0, designs)
             print(f"{regime} | {_row(rates)} | {power(0.0, shape, components, ALPHA):.3f}")
+
+
+def dominant_training_sets(designs: int) -> None:
     print("\n## one group, training sets dominant: rejection rate under no effect (worst cases)")
     for train_sets in (2, 3, 4):
         for train in (0.04, 0.08, 0.15):
             components = VarianceComponents(train, 0.01, 0.3, 0.1)
             rates = rejection_rates(DesignShape(1, train_sets, 2, 100), components, False, 0.0, designs)
             print(f"T = {train_sets}, train SD {train} | {_row(rates)}")
+
+
+def power_cost(designs: int) -> None:
+    print("\n## rejection rate at a fixed effect, items dominant (SDs 0/.01/.3/.1): the price of validity")
+    components = VarianceComponents(0.0, 0.01, 0.3, 0.1)
+    for shape, effect in ((DesignShape(1, 2, 2, 100), 0.1), (DesignShape(1, 3, 2, 100), 0.1),
+                          (DesignShape(1, 4, 2, 100), 0.1), (DesignShape(2, 2, 2, 100), 0.12)):
+        rates = rejection_rates(shape, components, False, effect, designs)
+        print(f"{shape.groups} group(s) × {shape.train_sets} train, effect {effect} | {_row(rates)}")
+
+
+def predicted_power(designs: int) -> None:
     print("\n## power of the chosen method: observed vs power()")
     for label, shape in SHAPES.items():
         for regime, (components, binary) in REGIMES.items():
@@ -134,6 +149,11 @@ def main(designs: int = 1000) -> None:
             rates = rejection_rates(shape, components, binary, effect, designs)
             print(f"{label} | {regime} | effect {effect:.4f} | predicted {power(effect, shape, components):.3f}"
                   f" | observed {rates[CHOSEN]:.3f}")
+
+
+def main(designs: int = 1000) -> None:
+    for section in (null_tables, dominant_training_sets, power_cost, predicted_power):
+        section(designs)
 
 
 if __name__ == "__main__":
