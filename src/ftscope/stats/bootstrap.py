@@ -15,9 +15,10 @@ replicates is badly anti-conservative with two clusters per group (numbers in in
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
-from ftscope.errors import DataError
+from ftscope.errors import ConfigError, DataError
 from ftscope.stats.design import Block, Design, Layout
 from ftscope.stats.draws import cluster_weights, item_counts, seed_of
 
@@ -40,6 +41,8 @@ class Bootstrap:
 
 def hierarchical_bootstrap(design: Design, n_boot: int = N_BOOT, seed: object = "ftscope") -> Bootstrap:
     """Point estimate and replicates of the design's contrast; deterministic given the names and `seed`."""
+    if n_boot < 20:
+        raise ConfigError(f"n_boot {n_boot}: a variance needs replicates; use at least 20 (1000 by default)")
     layout = design.layout()
     unit_values, unit_reps = unit_statistics(design, n_boot, seed)
     names = tuple((u.group, u.train_set, u.seed) for u in design.units)

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 from scipy import stats as sps
 
+from ftscope.errors import ConfigError
 from ftscope.stats.bootstrap import Bootstrap
 from ftscope.stats.variance import Part, variance_parts
 
@@ -76,7 +77,7 @@ class Inference:
     df: float  # degrees of freedom of the t reference (inf: normal)
     level: float
     method: str
-    levels_varied: tuple[str, ...]  # the sampling levels whose variance the SE includes
+    levels_varied: tuple[str, ...]  # levels replicated in every group, whose variance the SE measures
 
     @property
     def sign(self) -> int:
@@ -86,6 +87,8 @@ class Inference:
 
 def infer(boot: Bootstrap, level: float = LEVEL) -> Inference:
     """t inference with the variance summed over levels and Satterthwaite degrees of freedom."""
+    if not 0 < level < 1:
+        raise ConfigError(f"confidence level {level}: give a fraction such as 0.95")
     parts = variance_parts(boot)
     variance = sum(p.variance for p in parts)
     return t_inference(boot.value, math.sqrt(variance), satterthwaite(parts), level,
