@@ -141,3 +141,12 @@ def test_groups_on_the_same_items_cancel_the_noise_they_share():
     # the units' own noise (0.02/√50/√2 per group) and the spread of two training sets.
     assert one_group.se > 0.03 and same.se < one_group.se / 3
     assert same.value == pytest.approx(0.1, abs=0.03)
+
+
+def test_the_package_usage_example_runs():
+    import doctest
+
+    import ftscope.stats
+
+    result = doctest.testmod(ftscope.stats, raise_on_error=False)
+    assert result.attempted > 5 and result.failed == 0

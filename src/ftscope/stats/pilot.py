@@ -20,8 +20,11 @@ from ftscope.stats.variance import Part, item_covariance, variance_parts
 
 
 def estimate_components(design: Design, n_boot: int = N_BOOT, seed: object = "ftscope") -> VarianceComponents:
-    """Training-set, seed and item SDs of the design's unit statistic (0 where a level has one member:
-    with one seed per training set, the seed variance is inside `train`)."""
+    """Training-set, seed and item SDs of the design's unit statistic.
+
+    A level with one member is not estimable and comes back 0: with one training set per group, give
+    `train` from elsewhere before planning (0 would promise power that claims about training sets lack);
+    with one seed per training set, the seed variance is inside `train`."""
     boot = hierarchical_bootstrap(design, n_boot, seed)
     parts = variance_parts(boot)
     sizes = np.array([sum(len(b.ids) for b in u.blocks) for u in design.units], dtype=float)
