@@ -16,13 +16,17 @@ from ftscope.report.data.paired import seed_of
 from ftscope.specs import ModelRef
 
 BASE = "smollm2-135m"
-# test set → (task, kind); the first dataset of each task is its training set
+# test set → (task, kind); the first dataset of each task is its training set. Three tasks per kind, so a
+# study can have three training sets per kind (the third task of each is invented: a synthetic world).
 DATASETS = {"amazon": ("sentiment", "classification"), "sst2": ("sentiment", "classification"),
             "paws": ("detection", "classification"), "qqp": ("detection", "classification"),
+            "multinli": ("inference", "classification"), "rte": ("inference", "classification"),
             "xsum": ("summary", "generation"), "xlsum": ("summary", "generation"),
-            "socialqa": ("question", "generation"), "sciqa": ("question", "generation")}
-TRAIN_SETS = {"classification": ("amazon", "paws"), "generation": ("xsum", "socialqa")}
-LABELS = {"sentiment": ("positive", "negative"), "detection": ("yes", "no")}
+            "socialqa": ("question", "generation"), "sciqa": ("question", "generation"),
+            "rocstories": ("story", "generation"), "wpstories": ("story", "generation")}
+TRAIN_SETS = {"classification": ("amazon", "paws", "multinli"), "generation": ("xsum", "socialqa", "rocstories")}
+LABELS = {"sentiment": ("positive", "negative"), "detection": ("yes", "no"),
+          "inference": ("entailment", "neutral", "contradiction")}
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,10 @@ class Model:
 
 
 def models(methods=("lora", "fticl", "promot"), seeds=(0, 1), kinds=("classification", "generation"),
-           sets_per_kind: int = 2) -> list[Model]:
+           sets_per_kind: int = 3, promot_kinds=("classification",)) -> list[Model]:
     out = [Model("base")]
     for method in methods:
-        for kind in kinds:
+        for kind in kinds if method != "promot" else promot_kinds:
             for dataset in TRAIN_SETS[kind][:sets_per_kind]:
                 out += [Model(method, dataset, s) for s in seeds]
     return out

@@ -33,17 +33,19 @@ def _finish(store: Store, cell, leave: Leave | None, write: Callable[[CellFiles]
     return status or "done"
 
 
-def _eval_cells(m: Model, train_hash: str | None, shots: Iterable[int], limit: int) -> list[EvalCell]:
+def _eval_cells(m: Model, train_hash: str | None, shots: Iterable[int], limit: int,
+                datasets: Iterable[str]) -> list[EvalCell]:
     ref = m.ref(train_hash)
     cells = []
-    for dataset, (task, kind) in DATASETS.items():
+    for dataset in datasets:
+        task, kind = DATASETS[dataset]
         evaluated = ref.with_prompt() if m.method == "promot" and dataset == m.dataset else ref
         cells += [EvalCell(evaluated, EvalSpec(dataset, k, limit=limit), task, kind) for k in shots]
     return cells
 
 
 def _model_cells(store: Store, exp: str, m: Model, shots: tuple[int, ...], fx: Effects, n: int,
-                 leave: Leave | None) -> tuple[str | None, Leave | None]:
+                 leave: Leave | None, datasets: tuple[str, ...]) -> tuple[str | None, Leave | None]:
     """Register and run one model's cells; return its train hash and the `leave` its later cells get."""
     train_hash = None
     if m.method != "base":
@@ -53,7 +55,7 @@ def _model_cells(store: Store, exp: str, m: Model, shots: tuple[int, ...], fx: E
         train_hash = cell_hash(train)
         if trained != "done":  # a model still training (or failed) has nothing evaluated yet
             leave = lambda cell: "pending"  # noqa: E731
-    for cell in _eval_cells(m, train_hash, shots, n):
+    for cell in _eval_cells(m, train_hash, shots, n, datasets):
         store.register(exp, [cell])
         rows = example_rows(m, cell.spec.dataset, cell.spec.shots, fx, n)
         _finish(store, cell, leave, lambda f, rows=rows: f.write_result(CellResult(eval_metrics(rows), rows)))
@@ -72,8 +74,11 @@ def write_synthetic_store(root: str | Path, experiment: str = "demo", fx: Effect
                           study: list[Model] | None = None, shots: Iterable[int] = (0, 2), n: int = 100,
                           rag: bool = True, leave: Leave | None = None, rag_n: int = 60) -> Store:
     """A store of the synthetic study (see synthetic_models) written through the real Store API."""
-    store, fx, shots = Store(root), fx or Effects(), tuple(shots)
-    done = {m: _model_cells(store, experiment, m, shots, fx, n, leave) for m in (study or models())}
+    store, fx, shots, study = Store(root), fx or Effects(), tuple(shots), study or models()
+    used = {m.dataset for m in study if m.dataset}  # test sets of the tasks trained on (and their OOD sets)
+    datasets = tuple(d for d, (task, _) in DATASETS.items() if task in {DATASETS[u][0] for u in used}) or \
+        tuple(DATASETS)
+    done = {m: _model_cells(store, experiment, m, shots, fx, n, leave, datasets) for m in study}
     for m, (train_hash, then) in done.items() if rag else ():
         if m.method in ("base", "lora") and (m.method == "base" or m.kind == "generation"):
             _rag_cell(store, experiment, m, train_hash, fx, then, rag_n)

@@ -122,6 +122,42 @@ def status_cmd(
         console_out.print(table)
 
 
+def plan_cmd(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML")],
+    effect: Annotated[float, typer.Option(help="an effect to plan for, on the 0–1 scale (0.05 = 5 points)")] = 0.05,
+    override: Overrides = None,
+) -> None:
+    """What the study can tell before it runs: per claim, the smallest detectable effect, the power at
+    --effect, and how many seeds / items / training sets that effect needs; the training memory estimate."""
+    from ftscope.experiments.config import load_experiment
+    from ftscope.experiments.grid import expand
+    from ftscope.experiments.planning import memory_rows, plan_rows
+
+    if not 0 < effect < 1:
+        raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
+    config = load_experiment(experiment, override or [])
+    grid = expand(config)
+    out = out_console()
+    table = Table("claim", "design", "verdict possible", "detectable (80% power)", f"power at {effect:g}",
+                  "seeds needed", "items needed", "training sets needed", title=f"{config.name}: what it can tell")
+    for r in plan_rows(grid, effect):
+        need = r.needed
+        table.add_row(r.claim, r.design, r.verdict_possible, "" if r.mde is None else f"{r.mde:.3f}",
+                      "" if r.power_at_effect is None else f"{r.power_at_effect:.0%}",
+                      *(("–" if v is None else str(v)) for v in ((need.seeds, need.items, need.train_sets)
+                                                                 if need else (None, None, None))))
+    out.print(table)
+    out.print("Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
+              "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
+              "one lever at a time (– : that lever alone cannot reach the power).")
+    memory = Table("training", "tunes", "estimated peak GB", "of which activations", title="memory per process")
+    for name, tuned, total, acts in memory_rows(grid):
+        memory.add_row(name, tuned, f"{total:.1f}", f"{acts:.1f}")
+    if memory.row_count:
+        out.print(memory)
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
     app.command("status")(status_cmd)
+    app.command("plan")(plan_cmd)

@@ -1,28 +1,28 @@
-"""What a study can tell before it runs: for each claim, the design the grid gives it (groups, training sets,
-seeds, items, cells per model), whether that design may carry a verdict at all (VerdictRules), the smallest
-effect it would detect with the stated power, and how many seeds, items or training sets a given effect
-needs — from ftscope.stats' variance-components model of the claim's statistic.
+"""What a study can tell before it runs (`ftscope plan`): for each claim, the design the grid gives it
+(groups, training sets, seeds, items, test sets per model), whether that design may carry a verdict at all
+(VerdictRules), the smallest effect it would detect with the stated power, and how many seeds, items or
+training sets a given effect needs — from ftscope.stats' variance-components model of the claim's statistic,
+which models the very test the report runs.
 
-The variance components are assumptions until a study has run: the defaults below are stated per kind of
-measure, and `ftscope plan --from-store` replaces them with the components a pilot store shows.
+The variance components are assumptions until a study has run. The defaults below are stated per kind of
+measure; `ftscope plan --from-store STORE` replaces them with what a pilot store shows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 from ftscope import stats
-from ftscope.experiments.config import ExperimentConfig
-from ftscope.experiments.grid import Grid
-from ftscope.specs import EvalCell, TrainCell
+from ftscope.experiments.grid import Grid, catalogue_for
+from ftscope.specs import EvalCell
 
 PLAIN = ("full", "lora")
-# Assumed SDs (0–1 score scale) of a claim's unit statistic: between training sets of one kind, between
-# seeds of one training set, per item of a paired difference within a model, and the part of the item
-# variance every model on the same items shares. Accuracy differences of two fine-tunes disagree on about
-# 10–20% of items (per-item SD √0.15 ≈ 0.4); ROUGE-L per item varies by about 0.15; seeds of one small
-# fine-tune differ by about a point (Dodge et al. 2020 report more on small sets), training sets of one
-# task kind by several.
+# Assumed SDs (0–1 score scale) of a claim's unit statistic: between training sets of one kind, between seeds
+# of one training set, per item of a paired difference within a model, and the part of that shared by every
+# model on the same items. Accuracy differences of two fine-tunes disagree on roughly 10–20% of items
+# (per-item SD ≈ √0.15 ≈ 0.4); per-item ROUGE-L varies by about 0.15; seeds of one small fine-tune differ by
+# about a point (Dodge et al. 2020 report more on small sets); training sets of one task kind by several.
 DEFAULT_COMPONENTS = {
     "accuracy": stats.VarianceComponents(train=0.04, seed=0.01, item=0.40, item_shared=0.20),
     "rouge": stats.VarianceComponents(train=0.02, seed=0.005, item=0.15, item_shared=0.08),
@@ -32,65 +32,11 @@ DEFAULT_COMPONENTS = {
 
 
 @dataclass(frozen=True)
-class ClaimPlan:
+class ClaimDesign:
     key: str
-    measure: str  # what kind of statistic (a key of DEFAULT_COMPONENTS)
-    shape: stats.DesignShape | None
-    one_sided: bool
-    problem: str | None  # why the design cannot carry a verdict (None when it can)
-
-
-def _trained(grid: Grid, methods: tuple[str, ...]) -> list[TrainCell]:
-    return [c for c in grid.train if c.spec.method in methods]
-
-
-def _sets_by_kind(cells: list[TrainCell], grid: Grid, kind: str) -> int:
-    from ftscope.experiments.grid import catalogue_for
-
-    cat = catalogue_for(grid.config)
-    return len({c.spec.datasets for c in cells if {cat.task_of(d).kind for d in c.spec.datasets} == {kind}})
-
-
-def _items(grid: Grid) -> int:
-    return grid.config.eval.limit or 250
-
-
-def _cells_per_model(grid: Grid, pick) -> int:
-    base = [c for c in grid.eval if isinstance(c, EvalCell) and c.model.is_base and pick(c)]
-    return max(1, len(base))
-
-
-def claim_plans(grid: Grid) -> list[ClaimPlan]:
-    """The design of each claim as this grid would run it (mirrors ftscope.report.findings.claims)."""
-    seeds, items, cfg = len(grid.config.train.seeds) if grid.config.train else 0, _items(grid), grid.config
-    plain, fticl = _trained(grid, PLAIN), _trained(grid, ("fticl",))
-    gen = lambda c: c.task_kind == "generation"  # noqa: E731
-    plans = []
-    for key, measure, groups, cells, kinds, one_sided in (
-            ("Y(a)", "ratio", 2, plain, ("classification", "generation"), False),
-            ("Y(b)", "accuracy", 1, plain, None, True),
-            ("Y(c)", "rouge", 1, plain, ("classification",), True),
-            ("Y(d)", "rouge", 1, fticl, ("generation",), False)):
-        sets = [_sets_by_kind(cells, grid, k) for k in kinds] if kinds else [len({c.spec.datasets for c in cells})]
-        blocks = _cells_per_model(grid, gen if measure == "rouge" else (lambda c: True))
-        shape = stats.DesignShape(groups=groups, train_sets=min(sets) if sets else 0, seeds=seeds, items=items,
-                                  blocks=blocks) if cells else None
-        plans.append(ClaimPlan(key, measure, shape, one_sided, _problem(shape, cfg, kinds is not None and groups > 1
-                                                                        or key in ("Y(c)", "Y(d)"))))
-    return plans
-
-
-def _problem(shape: stats.DesignShape | None, config: ExperimentConfig, compares_groups: bool) -> str | None:
-    rules = config.verdicts
-    if shape is None:
-        return "no model of the kind this claim needs in the grid"
-    if shape.seeds < rules.min_seeds:
-        return f"{shape.seeds} seed(s), the rule asks {rules.min_seeds}: train.seeds: [0, 1]"
-    if compares_groups and shape.train_sets < rules.min_train_sets:
-        return f"{shape.train_sets} training set(s) per group, the rule asks {rules.min_train_sets}"
-    if shape.items < rules.min_items:
-        return f"{shape.items} items per cell, the rule asks {rules.min_items}: raise eval.limit"
-    return None
+    measure: str  # a key of DEFAULT_COMPONENTS
+    compares_groups: bool
+    shape: stats.DesignShape | None  # None: the grid has no model this claim needs
 
 
 @dataclass(frozen=True)
@@ -98,34 +44,121 @@ class PlanRow:
     claim: str
     design: str
     verdict_possible: str
-    mde: float | None
+    mde: float | None  # in the measure's unit (0–1 score points, a ratio, or grade points)
     power_at_effect: float | None
-    seeds_needed: int | None
-    items_needed: int | None
-    train_sets_needed: int | None
+    needed: stats.Sizes | None
 
 
-def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceComponents] | None = None,
-              tests: int = 9) -> list[PlanRow]:
+def _kind_sets(grid: Grid, methods: tuple[str, ...]) -> dict[str, int]:
+    """Training sets per task kind among train cells of these methods (mixtures of kinds left out)."""
+    cat, found = catalogue_for(grid.config), {}
+    for cell in grid.train:
+        kinds = {cat.task_of(d).kind for d in cell.spec.datasets}
+        if cell.spec.method in methods and len(kinds) == 1:
+            found.setdefault(kinds.pop(), set()).add(cell.spec.datasets)
+    return {k: len(v) for k, v in found.items()}
+
+
+def _test_sets(grid: Grid, pick: Callable[[EvalCell], bool]) -> int:
+    """Test sets a base model is evaluated on that satisfy `pick` (the blocks a unit reads, roughly)."""
+    return len({(c.spec.dataset, c.spec.template) for c in grid.eval if c.model.is_base and pick(c)})
+
+
+def _shape(groups: int, sets: int, seeds: int, items: int, blocks: int) -> stats.DesignShape | None:
+    if sets < 1 or seeds < 1 or blocks < 1:
+        return None
+    return stats.DesignShape(groups, sets, seeds, max(2, items), blocks)
+
+
+def claim_designs(grid: Grid) -> list[ClaimDesign]:
+    """The design of each claim as this grid would run it (mirrors ftscope.report.findings.claims)."""
+    cfg = grid.config
+    seeds = len(cfg.train.seeds) if cfg.train else 0
+    items = cfg.eval.limit or 250
+    plain, fticl, promot = _kind_sets(grid, PLAIN), _kind_sets(grid, ("fticl",)), _kind_sets(grid, ("promot",))
+    gen = _test_sets(grid, lambda c: c.task_kind == "generation" and c.spec.shots == 0)
+    cls = _test_sets(grid, lambda c: c.task_kind == "classification")
+    both = min(plain.get("classification", 0), plain.get("generation", 0))
+    rag = len(cfg.rag.corpora) if cfg.rag else 0
+    bench = len(cfg.eval.lm_eval_tasks)
+    return [
+        ClaimDesign("Y(a)", "ratio", True, _shape(2, both, seeds, items, 2)),
+        ClaimDesign("Y(b)", "accuracy", False, _shape(1, sum(plain.values()), seeds, items, max(1, cls // 2))),
+        ClaimDesign("Y(c)", "rouge", True, _shape(1, plain.get("classification", 0), seeds, items, gen)),
+        ClaimDesign("Y(d)", "rouge", True, _shape(1, fticl.get("generation", 0), seeds, items, max(1, gen // 2))),
+        ClaimDesign("P(a)", "accuracy", False, _shape(1, sum(promot.values()), seeds, items, max(1, cls // 2))),
+        ClaimDesign("P(b)", "accuracy", False, _shape(1, sum(promot.values()), seeds, items, 1)),
+        ClaimDesign("B", "grade", False, _shape(1, sum(plain.values()), seeds, cfg.rag.limit or 100 if rag else 0,
+                                                rag)),
+        ClaimDesign("G", "accuracy", False, _shape(1, sum(plain.values()), seeds, items, bench)),
+    ]
+
+
+def _problem(design: ClaimDesign, grid: Grid) -> str | None:
+    rules, shape = grid.config.verdicts, design.shape
+    if shape is None:
+        return "the grid has no model or test set this claim needs"
+    if shape.seeds < rules.min_seeds:
+        return f"{shape.seeds} seed(s), the rule asks {rules.min_seeds}"
+    if design.compares_groups and shape.train_sets < rules.min_train_sets:
+        return f"{shape.train_sets} training set(s) per group, the rule asks {rules.min_train_sets}"
+    if shape.items < rules.min_items:
+        return f"{shape.items} items per cell, the rule asks {rules.min_items}"
+    return None
+
+
+def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceComponents] | None = None
+              ) -> list[PlanRow]:
     """One row per claim: its design, the smallest detectable effect, and what `effect` would need.
 
-    α is the rules' family-wise level divided by the number of primary tests (Holm's first step): the
-    conservative level each test must reach."""
-    comps, rules = {**DEFAULT_COMPONENTS, **(components or {})}, grid.config.verdicts
-    alpha = rules.alpha / tests
+    α is the rules' family-wise level over the claims' primary tests, taken at Holm's first step (α / m),
+    the level the first test must reach: conservative for the others."""
+    comps, rules, designs = {**DEFAULT_COMPONENTS, **(components or {})}, grid.config.verdicts, claim_designs(grid)
+    alpha = rules.alpha / max(1, sum(d.shape is not None for d in designs))
     rows = []
-    for p in claim_plans(grid):
-        if p.shape is None:
-            rows.append(PlanRow(p.key, "–", f"no ({p.problem})", None, None, None, None, None))
+    for d in designs:
+        problem = _problem(d, grid)
+        if d.shape is None:
+            rows.append(PlanRow(d.key, "–", f"no: {problem}", None, None, None))
             continue
-        c = comps[p.measure]
-        needed = stats.sizes_for(effect, p.shape, c, alpha, rules.power)
-        rows.append(PlanRow(p.key, _describe(p.shape), "yes" if p.problem is None else f"no ({p.problem})",
-                            stats.mde(p.shape, c, alpha, rules.power), stats.power(effect, p.shape, c, alpha),
-                            needed.seeds, needed.items, needed.train_sets))
+        c, shape = comps[d.measure], d.shape
+        rows.append(PlanRow(d.key, describe(shape), "yes" if problem is None else f"no: {problem}",
+                            stats.mde(shape, c, alpha, rules.power), stats.power(effect, shape, c, alpha),
+                            stats.sizes_for(effect, _least(shape, rules), c, alpha, rules.power)))
     return rows
 
 
-def _describe(shape: stats.DesignShape) -> str:
-    return (f"{shape.groups} group(s) × {shape.train_sets} training set(s) × {shape.seeds} seed(s), "
-            f"{shape.blocks} cell(s) × {shape.items} items per model")
+def _least(shape: stats.DesignShape, rules) -> stats.DesignShape:
+    """Sizes are searched from the smallest design the rules allow, so the answer is never below them."""
+    return replace(shape, seeds=max(shape.seeds, rules.min_seeds), items=max(shape.items, rules.min_items))
+
+
+def describe(shape: stats.DesignShape) -> str:
+    return (f"{shape.groups} group(s) × {shape.train_sets} training set(s) × {shape.seeds} seed(s); "
+            f"{shape.blocks} test set(s) × {shape.items} items per model")
+
+
+def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
+    """(training cell, what it tunes, estimated GB, of which activations) for each distinct training setting."""
+    from ftscope.models.loading import resolve_model_path
+    from ftscope.models.memory import estimate, read_shape
+    from ftscope.training import tunes
+
+    seen, out = set(), []
+    for cell in grid.train:
+        s = cell.spec
+        key = (s.model, tunes(s), s.dtype, s.batch_size, s.max_length)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            shape = read_shape(resolve_model_path(s.model))
+        except Exception:  # noqa: BLE001 - a hub model not on this machine: no config to read, no estimate
+            continue
+        bf16 = bool(s.bf16) if s.bf16 is not None else False
+        found = estimate(shape, tunes(s), s.dtype, bf16, s.batch_size, s.max_length,
+                         lora_r=s.option("lora_r", 8), prompt_tokens=s.option("prompt_tokens", 20),
+                         max_batch_tokens=s.max_batch_tokens)
+        out.append((f"{s.method} on {s.model}", tunes(s), found.total_gb, found.activations_gb))
+    return out
+

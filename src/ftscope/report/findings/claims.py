@@ -17,7 +17,7 @@ import pandas as pd
 from ftscope.report.data import pairs as C
 from ftscope.report.findings import design as D
 from ftscope.report.findings import methods
-from ftscope.report.findings.evidence import Claim, Evidence, Test
+from ftscope.report.findings.evidence import Claim, Evidence, Hypothesis
 from ftscope.report.findings.rag import AUTOMATIC_METRICS, JUDGE_METRICS, format_matched, long_form
 from ftscope.specs import VerdictRules
 
@@ -66,13 +66,14 @@ def yang_a(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
                   YANG, "per trained model at 0 shots: the transfer ratio, out-of-domain change vs the base over "
                   "in-domain change vs the base (each in points of its own metric); the mean over training sets "
                   "of the seed means, classification minus generation")
-    pairs = _unmixed(claim, C.complete(C.with_base(_tuned(ev[ev["shots"] == 0]))))
+    zero = ev[ev["shots"] == 0]
+    pairs = _unmixed(claim, C.complete(C.with_base(zero, _tuned(zero))))
     pairs = pairs[pairs["role"].isin(["in-domain", "out-of-domain"])]
     plans = D.plans_from_pairs(pairs, lambda r: r["train_kind"], lambda r: _pair_parts(r["role"])(r))
     plans = [p for p in plans if {"in-domain", "out-of-domain"} <= {x.tag for x in p.parts}]
     roles = ("in-domain", "out-of-domain")
     ratio = D.estimate(plans, D.transfer_ratio, KINDS, "yang-a", roles)
-    claim.tests.append(Test("transfer ratio: classification − generation > 0", "direction", ratio.estimate,
+    claim.tests.append(Hypothesis("transfer ratio: classification − generation > 0", "direction", ratio.estimate,
                             +1, unit="ratio"))
     for kind in KINDS:
         claim.evidence.append(_evidence(f"{kind}-trained: transfer ratio", D.estimate(
@@ -104,7 +105,7 @@ def yang_b(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
     group = lambda r: "fine-tuned"  # noqa: E731
     plans = D.plans_from_pairs(main, group, _pair_parts("gain", ("_t0",)))
     gain = D.estimate(plans, D.mean_of(D.delta), ("fine-tuned",), "yang-b")
-    claim.tests.append(Test(f"tuned k-shot − tuned 0-shot < +{rules.icl_gain_margin * 100:.0f} points",
+    claim.tests.append(Hypothesis(f"tuned k-shot − tuned 0-shot < +{rules.icl_gain_margin * 100:.0f} points",
                             "non-superiority", gain.estimate, threshold=rules.icl_gain_margin))
     gap_plans = D.plans_from_pairs(main, group, _pair_parts("gap", ("_t0", "_base", "_b0")))
     gap = D.estimate(gap_plans, D.mean_of(lambda m: (m[0] - m[1]) - (m[2] - m[3])), ("fine-tuned",),
@@ -149,11 +150,11 @@ def yang_c(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
     plans = D.plans_from_pairs(rows, group, level_parts)
     rouge = D.estimate(D.only(plans, "rouge"), D.mean_of(D.level), ("classification",), "yang-c-rouge")
     fsr = D.estimate(D.only(plans, "format"), D.mean_of(D.level), ("classification",), "yang-c-format")
-    claim.tests.append(Test(f"ROUGE-L < {rules.rouge_fail:.2f}", "below", rouge.estimate,
+    claim.tests.append(Hypothesis(f"ROUGE-L < {rules.rouge_fail:.2f}", "below", rouge.estimate,
                             threshold=rules.rouge_fail, unit="score"))
-    claim.tests.append(Test(f"format-specialization rate > {rules.format_rate:.2f}", "above", fsr.estimate,
+    claim.tests.append(Hypothesis(f"format-specialization rate > {rules.format_rate:.2f}", "above", fsr.estimate,
                             threshold=rules.format_rate, unit="share"))
-    pairs = C.complete(C.with_base(rows))
+    pairs = C.complete(C.with_base(ev, rows))
     claim.evidence.append(_evidence("tuned − base ROUGE-L (secondary)", D.estimate(
         D.plans_from_pairs(pairs, group, _pair_parts("d")), D.mean_of(D.delta), ("classification",),
         "yang-c-delta")))
@@ -177,8 +178,8 @@ def yang_d(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
             found = D.estimate(plans, D.mean_of(D.delta), (kind,), f"yang-d-{kind}-{role}")
             first = first or found
             name = f"{kind}-trained, {role}: FTICL − fine-tuning"
-            claim.tests.append(Test(f"{name} > 0", "direction", found.estimate, +1) if kind == "generation" else
-                               Test(f"{name} < +{rules.equivalence_margin * 100:.0f}", "non-superiority",
+            claim.tests.append(Hypothesis(f"{name} > 0", "direction", found.estimate, +1) if kind == "generation" else
+                               Hypothesis(f"{name} < +{rules.equivalence_margin * 100:.0f}", "non-superiority",
                                     found.estimate, threshold=rules.equivalence_margin))
     for t in claim.tests:
         if t.estimate is None:
@@ -203,7 +204,7 @@ def yang_e(train: pd.DataFrame, rules: VerdictRules) -> Claim:
             plans.append(D.UnitPlan("fticl", row["datasets"], str(row["seed"]), f"fticl {row['datasets']} n={row['n']}",
                                     (D.Part("d", "weights", (), "", value=value),)))
     found = D.estimate(plans, D.mean_of(D.delta), ("fticl",), "yang-e")
-    claim.tests.append(Test("FTICL − fine-tuning relative layer change < 0", "direction", found.estimate, -1,
+    claim.tests.append(Hypothesis("FTICL − fine-tuning relative layer change < 0", "direction", found.estimate, -1,
                             unit="relative"))
     shares = done.groupby("method")["embedding_share"].mean()
     claim.notes += [f"{m}: {v * 100:.1f}% of the squared weight change sits in the embeddings" for m, v in
@@ -222,7 +223,7 @@ def promot_a(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
     rows = rows[(rows["shots"] > 0) & rows["role"].isin(OFF_DOMAIN)]
     plans = D.plans_from_pairs(rows, lambda r: "promot", _pair_parts("n", ("_b", "_base")))
     found = D.estimate(plans, D.mean_of(_normalised_diff), ("promot",), "promot-a")
-    claim.tests.append(Test("ProMoT − fine-tuning normalised ICL average > 0", "direction", found.estimate, +1,
+    claim.tests.append(Hypothesis("ProMoT − fine-tuning normalised ICL average > 0", "direction", found.estimate, +1,
                             unit="ratio"))
     return _finish(claim, plans, ("promot",), found, rules, compares_groups=False)
 
@@ -242,7 +243,7 @@ def promot_b(ev: pd.DataFrame, rules: VerdictRules, train: pd.DataFrame) -> Clai
     rows = rows[(rows["role"] == "in-domain") & (rows["shots"] == 0)]
     plans = D.plans_from_pairs(rows, lambda r: "promot", _pair_parts("d"))
     found = D.estimate(plans, D.mean_of(D.delta), ("promot",), "promot-b")
-    claim.tests.append(Test(f"|ProMoT − fine-tuning| < {margin * 100:.0f} points", "equivalence", found.estimate,
+    claim.tests.append(Hypothesis(f"|ProMoT − fine-tuning| < {margin * 100:.0f} points", "equivalence", found.estimate,
                             threshold=margin))
     notes = train[(train["method"] == "promot")]["notes"] if "notes" in train else []
     claim.notes += sorted({n for text in notes if text for n in text.split("; ") if "stage 1" in n.lower()})
@@ -264,7 +265,7 @@ def barnett(rags: pd.DataFrame, rules: VerdictRules) -> Claim:
         plans = D.plans_from_pairs(same[same["metric"] == metric], group, _pair_parts("d"))
         found = D.estimate(plans, D.mean_of(D.delta), ("fine-tuned",), f"barnett-{metric}")
         first = first or found
-        claim.tests.append(Test(f"tuned − base {metric.replace('_', ' ')} < 0", "direction", found.estimate, -1,
+        claim.tests.append(Hypothesis(f"tuned − base {metric.replace('_', ' ')} < 0", "direction", found.estimate, -1,
                                 unit="grade"))
     if same[same["metric"].isin(JUDGE_METRICS)].empty:
         claim.reasons.append("no judge grades in this run: add `judge:` to the rag: section (e.g. gemma3-270m; "
@@ -289,10 +290,11 @@ def general(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
     claim = Claim("G", "Fine-tuning leaves general capabilities (lm-evaluation-harness benchmarks) intact.", FTSCOPE,
                   f"tuned − base accuracy on each benchmark, averaged over benchmarks (points); equivalent within "
                   f"±{margin * 100:.0f} points (TOST)")
-    rows = C.complete(C.with_base(_tuned(ev[ev["task_kind"] == "benchmark"])))
+    bench = ev[ev["task_kind"] == "benchmark"]
+    rows = C.complete(C.with_base(bench, _tuned(bench)))
     plans = D.plans_from_pairs(rows, lambda r: "fine-tuned", _pair_parts("d"))
     found = D.estimate(plans, D.mean_of(D.delta), ("fine-tuned",), "general")
-    claim.tests.append(Test(f"|tuned − base| < {margin * 100:.0f} points", "equivalence", found.estimate,
+    claim.tests.append(Hypothesis(f"|tuned − base| < {margin * 100:.0f} points", "equivalence", found.estimate,
                             threshold=margin))
     if rows.empty:
         claim.reasons.append("no lm-evaluation-harness cells in this run: add eval.lm_eval_tasks (or "

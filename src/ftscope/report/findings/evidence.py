@@ -41,7 +41,8 @@ class Estimate:
 
     @property
     def finite(self) -> bool:
-        return all(math.isfinite(x) for x in (self.value, self.se, self.df)) and self.se >= 0
+        # df may be infinite (a normal reference); the value and SE must be numbers
+        return math.isfinite(self.value) and math.isfinite(self.se) and self.se >= 0 and not math.isnan(self.df)
 
     def p_above(self, threshold: float) -> float:
         """One-sided p of H0: effect ≤ threshold (small when the effect is clearly above it)."""
@@ -66,7 +67,7 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class Test:
+class Hypothesis:
     """One primary test: `name` says the hypothesis in words, `kind` and `threshold` how it is tested."""
 
     name: str
@@ -124,7 +125,7 @@ class Claim:
     source: str
     measure: str
     verdict: str = UNKNOWN
-    tests: list[Test] = field(default_factory=list)
+    tests: list[Hypothesis] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # why cannot tell, each with its fix
     missing: list[str] = field(default_factory=list)
