@@ -173,7 +173,7 @@ def adequacy(plans: Sequence[UnitPlan], groups: Sequence[str], result: Result, r
     for group in groups:
         mine = [p for p in plans if p.group == group]
         if not mine:
-            reasons.append(f"no {group} model in this run; add one ({_suggest(group, set())})")
+            reasons.append(f"no {group} model in this run; {_add_model(group)}")
             continue
         sets = {p.train_set for p in mine}
         if compares_groups and len(sets) < rules.min_train_sets:
@@ -191,6 +191,14 @@ def adequacy(plans: Sequence[UnitPlan], groups: Sequence[str], result: Result, r
         reasons.append(f"some cells have only {result.min_items} paired items, the rule asks {rules.min_items}; "
                        f"raise eval.limit to at least {rules.min_items}")
     return reasons
+
+
+def _add_model(group: str) -> str:
+    if group in ("classification", "generation"):
+        return f"add a {group} training set ({_suggest(group, set())})"
+    if group == "fine-tuned":
+        return "add train.methods: [lora] (or full), or a fine-tune under tuned:"
+    return f"add {group} to train.methods (with its plain fine-tuning partner)"
 
 
 def _suggest(group: str, present: set[str]) -> str:
