@@ -136,7 +136,7 @@ def plan_cmd(
     if not 0 < effect < 1:
         raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     config = load_experiment(experiment, override or [])
-    grid = expand(config)
+    grid = expand(config, check_models=False)  # planning needs no model on this machine
     out = out_console()
     table = Table("claim", "design", "verdict possible", "detectable (80% power)", f"power at {effect:g}",
                   "seeds needed", "items needed", "training sets needed", title=f"{config.name}: what it can tell")
@@ -147,7 +147,8 @@ def plan_cmd(
                       *(("–" if v is None else str(v)) for v in ((need.seeds, need.items, need.train_sets)
                                                                  if need else (None, None, None))))
     out.print(table)
-    out.print("Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
+    out.print("design: groups × training sets per group × seeds; test sets × items per model. "
+              "Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
               "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
               "one lever at a time (– : that lever alone cannot reach the power).")
     memory = Table("training", "tunes", "estimated peak GB", "of which activations", title="memory per process")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ftscope import stats
+from ftscope.errors import FtscopeError
 from ftscope.experiments.grid import Grid, catalogue_for
 from ftscope.specs import EvalCell
 
@@ -134,8 +135,8 @@ def _least(shape: stats.DesignShape, rules) -> stats.DesignShape:
 
 
 def describe(shape: stats.DesignShape) -> str:
-    return (f"{shape.groups} group(s) × {shape.train_sets} training set(s) × {shape.seeds} seed(s); "
-            f"{shape.blocks} test set(s) × {shape.items} items per model")
+    """groups × training sets × seeds; test sets × items (per model)."""
+    return f"{shape.groups}×{shape.train_sets}×{shape.seeds}; {shape.blocks}×{shape.items}"
 
 
 def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
@@ -153,7 +154,7 @@ def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
         seen.add(key)
         try:
             shape = read_shape(resolve_model_path(s.model))
-        except Exception:  # noqa: BLE001 - a hub model not on this machine: no config to read, no estimate
+        except FtscopeError:  # a hub model not on this machine: no config.json to read, no estimate
             continue
         bf16 = bool(s.bf16) if s.bf16 is not None else False
         found = estimate(shape, tunes(s), s.dtype, bf16, s.batch_size, s.max_length,
