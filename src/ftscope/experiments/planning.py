@@ -108,13 +108,14 @@ def _problem(design: ClaimDesign, grid: Grid) -> str | None:
     return None
 
 
-def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceComponents] | None = None
+def plan_rows(grid: Grid, effect: float, pilot: dict[str, stats.VarianceComponents] | None = None
               ) -> list[PlanRow]:
     """One row per claim: its design, the smallest detectable effect, and what `effect` would need.
 
+    `pilot`: claim → variance components measured on a pilot store (else the assumed defaults per measure).
     α is the rules' family-wise level over the claims' primary tests, taken at Holm's first step (α / m),
     the level the first test must reach: conservative for the others."""
-    comps, rules, designs = {**DEFAULT_COMPONENTS, **(components or {})}, grid.config.verdicts, claim_designs(grid)
+    rules, designs, pilot = grid.config.verdicts, claim_designs(grid), pilot or {}
     alpha = rules.alpha / max(1, sum(d.shape is not None for d in designs))
     rows = []
     for d in designs:
@@ -122,7 +123,7 @@ def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceCom
         if d.shape is None:
             rows.append(PlanRow(d.key, "–", f"no: {problem}", None, None, None))
             continue
-        c, shape = comps[d.measure], d.shape
+        c, shape = pilot.get(d.key) or DEFAULT_COMPONENTS[d.measure], d.shape
         rows.append(PlanRow(d.key, describe(shape), "yes" if problem is None else f"no: {problem}",
                             stats.mde(shape, c, alpha, rules.power), stats.power(effect, shape, c, alpha),
                             stats.sizes_for(effect, _least(shape, rules), c, alpha, rules.power)))

@@ -62,6 +62,7 @@ class Result:
     min_items: int | None  # the fewest paired items in any part (None: parts without items)
     levels: tuple[str, ...] = ()  # the levels that varied: train_set, seed, item
     notes: list[str] = field(default_factory=list)
+    design: stats.Design | None = None  # what the estimate was computed from (planning reads its components)
 
 
 def format_values(cell_dir: str, labels: Sequence[str]) -> dict[str, float]:
@@ -137,7 +138,7 @@ def estimate(plans: Sequence[UnitPlan], stat: Stat, groups: Sequence[str], seed:
     except (DataError, ConfigError) as e:  # e.g. a ratio over a zero in-domain change
         return Result(None, len(units), fewest, notes=[str(e)])
     est = Estimate(found.value, found.se, found.df, found.lo, found.hi, found.level, len(units), found.method)
-    return Result(est, len(units), fewest, tuple(found.levels_varied))
+    return Result(est, len(units), fewest, tuple(found.levels_varied), design=design)
 
 
 # ---- unit statistics ------------------------------------------------------------------------
