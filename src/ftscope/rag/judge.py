@@ -92,12 +92,13 @@ class EndpointJudge:
         return [self._one(p) for p in prompts]
 
     def _one(self, prompt: str) -> float | None:
-        body = {"model": self.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": 5}
+        # A few tokens, not one: a model may open with a space or a newline before the score.
+        body = {"model": self.model, "prompt": prompt, "max_tokens": 4, "temperature": 0, "logprobs": 5}
         choice = self._post(body)["choices"][0]
-        top = ((choice.get("logprobs") or {}).get("top_logprobs") or [{}])[0] or {}
-        found = {tok.strip(): lp for tok, lp in top.items() if tok.strip() in SCORES}
-        if found:
-            return expected_score([found.get(s, -math.inf) for s in SCORES])
+        for top in (choice.get("logprobs") or {}).get("top_logprobs") or []:
+            found = {tok.strip(): lp for tok, lp in (top or {}).items() if tok.strip() in SCORES}
+            if found:  # the first position where a score is among the likely tokens
+                return expected_score([found.get(s, -math.inf) for s in SCORES])
         digit = re.search(r"[1-5]", choice.get("text", ""))
         return float(digit.group()) if digit else None
 
