@@ -13,7 +13,7 @@ says in one line how to install it when it is missing.
 from ftscope.evaluation.lm_eval.export import export_task_yamls, results_json, task_name
 from ftscope.evaluation.lm_eval.imports import read_log_samples, read_paired_runs
 from ftscope.evaluation.lm_eval.registration import MODEL_NAME, register
-from ftscope.evaluation.lm_eval.run import evaluate_lm_eval, evaluate_lm_eval_tasks
+from ftscope.evaluation.lm_eval.run import check_tasks, evaluate_lm_eval, evaluate_lm_eval_tasks
 
-__all__ = ["MODEL_NAME", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls", "read_log_samples",
+__all__ = ["MODEL_NAME", "check_tasks", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls", "read_log_samples",
            "read_paired_runs", "register", "results_json", "task_name"]
