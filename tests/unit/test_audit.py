@@ -13,24 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from lora_adapters import make_adapter
+
 from ftscope.errors import ConfigError, ModelError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lm_eval"
-
-
-def make_adapter(base: Path, out: Path, seed: int) -> Path:
-    """A real LoRA adapter on `base` with random (not zero) B matrices, so the tuned model differs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(base)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
-                        task_type="CAUSAL_LM")
-    peft_model = get_peft_model(model, config)
-    peft_model.save_pretrained(out, safe_serialization=True)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +122,6 @@ def test_audit_end_to_end_two_adapters_one_base_with_an_lm_eval_task(adapters, t
     assert {f["dataset"] for f in flips} <= {"sst2", "lm-eval:hellaswag_like"}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "report/findings/methods.by_method builds its frame without columns when every paired cell has role None "
-    "(benchmarks only) and then reads out['role']: KeyError; fix: from_records(records, columns=[...])"))
 def test_audit_of_an_lm_eval_task_alone(adapters, tiny_model_dir, tmp_path):
     """`--suite none`: only the benchmark, no paper data needed."""
     pytest.importorskip("lm_eval")
