@@ -139,8 +139,13 @@ def log_report(report_dir: str | Path, uri: str, experiment: str | None = None) 
 
 
 def tracking_uri(uri: str) -> str:
-    """A URI as given (http://…, file://…, databricks); a bare path as a file store URI."""
-    return uri if re.match(r"^[a-z][a-z0-9+.-]*:", uri) else Path(uri).resolve().as_uri()
+    """A URI as given (http://…, sqlite:///…, databricks); a bare path as a file store URI. MLflow 3 keeps
+    its file store in maintenance mode and refuses it unless MLFLOW_ALLOW_FILE_STORE is set: a user who
+    names a folder asks for exactly that store, so it is allowed here (a setting the user made wins)."""
+    if re.match(r"^[a-z][a-z0-9+.-]*:", uri) and not uri.startswith("file:"):
+        return uri
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return uri if uri.startswith("file:") else Path(uri).resolve().as_uri()
 
 
 def primary_claims(report_dir: Path) -> dict[str, dict[str, Any]]:
