@@ -115,7 +115,8 @@ def test_audit_end_to_end_two_adapters_one_base_with_an_lm_eval_task(adapters, t
     assert metrics["n"] == 6 and metrics["lm_eval"]["task"] == "hellaswag_like"
     # Claim G found the benchmark pairs: what keeps it from a verdict is the design (one seed, 6 items), not
     # missing cells.
-    reasons = [r["reason"] for r in json.loads((out / "tables" / "claim_reasons.json").read_text()) if r["claim"] == "G"]
+    reasons = [r["reason"] for r in json.loads((out / "tables" / "claim_reasons.json").read_text())
+               if r["claim"] == "G"]
     assert reasons and not any("no lm-evaluation-harness cells" in r for r in reasons)
     assert any("6 paired items" in r for r in reasons)
     flips = json.loads((out / "tables" / "flip_counts.json").read_text())

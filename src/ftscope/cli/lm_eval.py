@@ -34,7 +34,8 @@ def import_cmd(
 
 def export_tasks_cmd(
     out: Annotated[Path, typer.Argument(help="folder for the task YAMLs and their data")],
-    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="datasets, task names or 'paper'")] = None,
+    dataset: Annotated[Optional[list[str]], typer.Option("--dataset", "-d",
+                                                         help="datasets, task names or 'paper'")] = None,
     template: Annotated[str, typer.Option(help="p1 or p2")] = "p1",
     limit: Annotated[Optional[int], typer.Option(help="the first N items of each test set")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="folder in the paper's layout")] = None,

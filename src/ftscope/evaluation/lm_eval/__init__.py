@@ -15,5 +15,5 @@ from ftscope.evaluation.lm_eval.imports import read_log_samples, read_paired_run
 from ftscope.evaluation.lm_eval.registration import MODEL_NAME, register
 from ftscope.evaluation.lm_eval.run import check_tasks, evaluate_lm_eval, evaluate_lm_eval_tasks
 
-__all__ = ["MODEL_NAME", "TAG", "check_tasks", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls", "read_log_samples",
-           "read_paired_runs", "register", "results_json", "run_model_name", "task_name"]
+__all__ = ["MODEL_NAME", "TAG", "check_tasks", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls",
+           "read_log_samples", "read_paired_runs", "register", "results_json", "run_model_name", "task_name"]
