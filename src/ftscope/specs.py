@@ -296,7 +296,8 @@ class EvalCell:
 
     @property
     def role(self) -> Role | None:
-        return self.model.role(self.spec.dataset, self.task)
+        """None for a benchmark: it belongs to no training task, so it is neither in- nor out-of-domain."""
+        return None if self.task_kind == "benchmark" else self.model.role(self.spec.dataset, self.task)
 
     def label(self) -> str:
         prompt = " +prompt" if self.model.soft_prompt else ""

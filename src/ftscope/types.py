@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Protocol, Sequence
 
-TaskKind = Literal["classification", "generation"]
+# benchmark: an lm-evaluation-harness task run as an eval cell (general capability; scored by its own metric)
+TaskKind = Literal["classification", "generation", "benchmark"]
 TEXT_CHARS = 300  # of an item's input kept beside its prediction
 Scoring = Literal["first-token", "loglik", "loglik-norm"]
 

@@ -10,13 +10,13 @@ import sys
 
 import typer
 
-from ftscope.cli import audit, eval as eval_, lists, rag, report, run, train
+from ftscope.cli import audit, eval as eval_, lists, lm_eval, rag, report, run, train
 from ftscope.cli.common import console
 from ftscope.errors import FtscopeError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fine-tune a model and measure what it did to generalization.")
-for module in (lists, eval_, train, rag, audit, report, run):
+for module in (lists, eval_, train, rag, audit, report, run, lm_eval):
     module.register(app)
 
 

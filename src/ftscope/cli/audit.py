@@ -23,7 +23,8 @@ def audit_cmd(
     base: Annotated[Optional[str], typer.Option(help="the base model (instead of the first argument)")] = None,
     tuned: Annotated[Optional[list[str]], typer.Option(help="a tuned model (instead of arguments); repeatable")] = None,
     trained_on: Annotated[Optional[list[str]], typer.Option(help="its training dataset(s), for the roles (read from an ftscope manifest when left out)")] = None,
-    suite: Annotated[str, typer.Option(help="'paper', task names or dataset names, comma-separated")] = "paper",
+    suite: Annotated[str, typer.Option(help="'paper', task names or dataset names, comma-separated; 'none' for "
+                                             "lm-eval tasks or RAG alone")] = "paper",
     shots_: Annotated[str, typer.Option("--shots", help="shot counts")] = "0,4",
     template: Annotated[str, typer.Option(help="p1, p2 or p1,p2")] = "p1",
     scoring: Annotated[str, typer.Option(help="first-token | loglik | loglik-norm")] = "first-token",
@@ -46,13 +47,13 @@ def audit_cmd(
     from ftscope.experiments.runner import run_grid
     from ftscope.report import build_report
 
-    base_ref, tuned_refs = _split_models(models or [], base, tuned or [])
+    base_ref, tuned_refs = split_models(models or [], base, tuned or [])
     config = ExperimentConfig(
         name="audit", store=str(writable(store, "--store")), models=[base_ref],
         tuned=[TunedModel(path=t, trained_on=split(trained_on) or _recorded_data(t)) for t in tuned_refs],
         data_dir=str(data_dir) if data_dir else None, dtype=one_of("--dtype", dtype, DType), device=device,
         trust_remote_code=trust_remote_code,
-        eval=EvalGrid(datasets=split(suite), shots=shots(shots_),
+        eval=EvalGrid(datasets=[] if suite == "none" else split(suite), shots=shots(shots_),
                       templates=[one_of("--template", t, TemplateId) for t in split(template)],
                       scoring=one_of("--scoring", scoring, Scoring), limit=limit,
                       lm_eval_tasks=split(lm_eval_task),
@@ -62,7 +63,7 @@ def audit_cmd(
     console.print(f"report: {build_report(config.store, writable(out), config.name)}")
 
 
-def _split_models(refs: list[str], base: str | None, tuned: list[str]) -> tuple[str, list[str]]:
+def split_models(refs: list[str], base: str | None, tuned: list[str]) -> tuple[str, list[str]]:
     """BASE is the first argument unless it is itself a fine-tune (an adapter or an ftscope run)."""
     from ftscope.models.folders import recorded_base
 

@@ -22,6 +22,10 @@ def models_cmd() -> None:
     out_console().print(table)
 
 
+NO_DATA_DIR = ("none found (looked for --data-dir, then $FTSCOPE_DATA_DIR, then ../shared/data/generalization beside "
+               "the working directory); pass --data-dir or set FTSCOPE_DATA_DIR to the folder in the paper's layout")
+
+
 def datasets_cmd(
     data_dir: Annotated[Optional[Path], typer.Option(help="folder in the paper's layout")] = None,
     spec: Annotated[Optional[Path], typer.Option(help="YAML with a datasets: list of your own")] = None,
@@ -32,7 +36,7 @@ def datasets_cmd(
 
     cat = user_catalogue(data_dir, spec)
     console = out_console()
-    console.print(f"data folder: {cat.data_dir or '(none found: pass --data-dir or set FTSCOPE_DATA_DIR)'}")
+    console.print(f"data folder: {cat.data_dir or NO_DATA_DIR}")
     table = Table("dataset", "task", "kind", "test items", "few-shot", "train sizes", "source")
     for row in listing(cat):
         table.add_row(row.name, row.task, row.kind, row.test_items, row.fewshot, row.train_sizes, row.source)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.files import CellFiles, CellResult
-from ftscope.experiments.grid import catalogue_for
+from ftscope.experiments.grid import LM_EVAL_PREFIX, catalogue_for
 from ftscope.specs import Cell, EvalCell, ModelRef, RagCell, TrainCell
 
 Locate = Callable[[str], Path]  # a train cell's hash → the folder holding its trained model
@@ -52,7 +52,17 @@ class CellRunner:
         from ftscope.evaluation import evaluate
 
         lm = self.language_model(cell.model)
+        if cell.task_kind == "benchmark":
+            return eval_result(self._lm_eval(lm, cell), self._facts)
         return eval_result(evaluate(lm, self._test(cell.spec.dataset), cell.spec), self._facts)
+
+    def _lm_eval(self, lm: Any, cell: EvalCell) -> Any:
+        """An lm-evaluation-harness task through ftscope's scorer (a task whose YAML fixes another shot
+        count runs that, and its notes say so)."""
+        from ftscope.evaluation.lm_eval import evaluate_lm_eval
+
+        task = cell.spec.dataset.removeprefix(LM_EVAL_PREFIX)
+        return evaluate_lm_eval(lm, task, cell.spec.shots, cell.spec.limit, self.config.eval.lm_eval_include)
 
     def rag(self, cell: RagCell) -> CellResult:
         from ftscope.rag import run_rag

@@ -22,6 +22,8 @@ from ftscope.tasks import Catalogue, Task
 from ftscope.tasks.user import UserDatasetSpec, user_entry, user_task
 from ftscope.training import METHODS, resolve, spec_from_mapping
 
+LM_EVAL_PREFIX = "lm-eval:"  # an eval cell's dataset and task when it is an lm-evaluation-harness task
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -58,7 +60,8 @@ def expand(config: ExperimentConfig, check_models: bool = True) -> Grid:
             models.append(trained_ref(spec, cell_hash(cell), cat))
     models += [_tuned_ref(config, t, i, cat) for i, t in enumerate(config.tuned)]
     _check_judge(config, models)
-    evals = [c for m in models for c in _eval_cells(config, m, names, cat)]
+    _check_lm_eval(config)
+    evals = [c for m in models for c in [*_eval_cells(config, m, names, cat), *lm_eval_cells(config, m)]]
     rags = [c for m in models for c in _rag_cells(config, m)]
     return Grid(config, tuple(train_cells), tuple(evals), tuple(rags), unavailable)
 
@@ -190,6 +193,34 @@ def _eval_cells(config: ExperimentConfig, model: ModelRef, datasets: list[str], 
                 spec = EvalSpec(name, shots, template, e.scoring, e.limit, e.fewshot, e.fewshot_seed, e.max_new_tokens)
                 cells.append(EvalCell(evaluated, spec, task.name, task.kind))
     return cells
+
+
+def lm_eval_cells(config: ExperimentConfig, model: ModelRef) -> list[EvalCell]:
+    """One benchmark cell per lm-eval task and shot count (`shots: paper` runs them 0-shot: the paper's
+    shot counts are per paper task). Benchmarks have no template of ours and belong to no training task."""
+    e = config.eval
+    if model.is_base and not e.base:
+        return []
+    shots = [0] if e.shots == "paper" else e.shots
+    return [EvalCell(model, EvalSpec(dataset=f"{LM_EVAL_PREFIX}{task}", shots=k, template="lm-eval", scoring="loglik",
+                                     limit=e.limit), task=f"{LM_EVAL_PREFIX}{task}", task_kind="benchmark")
+            for task in e.lm_eval_tasks for k in shots]
+
+
+def _check_lm_eval(config: ExperimentConfig) -> None:
+    """lm-eval installed and every task known, before anything runs."""
+    if not config.eval.lm_eval_tasks:
+        return
+    from ftscope.evaluation.lm_eval import check_tasks
+
+    include = config.eval.lm_eval_include
+    if include and not Path(include).is_dir():
+        raise ConfigError(f"{_where(config, 'eval', 'lm_eval_include')}: {include} is not a folder; give the folder "
+                          "of your lm-eval task YAMLs")
+    try:
+        check_tasks(config.eval.lm_eval_tasks, include)
+    except FtscopeError as e:
+        raise ConfigError(f"{_where(config, 'eval', 'lm_eval_tasks')}: {e}") from None
 
 
 def _check_pool(config: ExperimentConfig, cat: Catalogue, name: str, task: Task) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ftscope.errors import DataError
 from ftscope.tasks import Catalogue, DatasetEntry
-from ftscope.tasks.datasets import test_path, train_paths
+from ftscope.tasks.datasets import DATA_DIR_ENV, test_path, train_paths
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ def _row(name: str, entry: DatasetEntry, cat: Catalogue) -> Listed:
         except DataError as e:
             source = f"unreadable: {e}"
     else:
-        source = f"hub: {entry.hub.path} (not local)" if entry.hub else f"missing: {path}"
+        local = str(path) if path else f"${DATA_DIR_ENV}/{entry.task}/{entry.name}_test_500.json"
+        source = f"hub: {entry.hub.path} (not local: {local})" if entry.hub else f"missing: {local}"
     return Listed(name, entry.task, cat.tasks[entry.task].kind, size, shots, _train_sizes(entry, cat), source)
 
 

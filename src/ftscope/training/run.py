@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ftscope import trackers
 from ftscope.errors import ConfigError, DataError
 from ftscope.models import LoadOptions, load_model
 from ftscope.results import write_json
@@ -92,6 +93,7 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     measured["heldout"] = {"base_loss": base_heldout["loss"], "tuned_loss": measured.pop("tuned_loss"),
                            "tokens": base_heldout["tokens"], "texts": len(texts), "sources": text_sources}
     _write(out, run, results, measured, base_path, time.time() - started)
+    trackers.finish(run.setup.accelerator, {f"heldout/{k}": v for k, v in measured["heldout"].items()})
     return out
 
 
@@ -134,8 +136,9 @@ def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: Progres
     rows = tokenize(data.items, loaded.tokenizer, spec.max_length)
     if not rows.rows:
         raise DataError(f"train spec: max_length={spec.max_length} cuts every example's target away; raise it")
-    accelerator = Accelerator()
+    accelerator = Accelerator(**trackers.accelerator_options(spec, out))
     bf16 = spec.bf16 if spec.bf16 is not None else accelerator.device.type == "cuda"
+    progress = trackers.start(accelerator, spec, progress)  # also logs each step when FTSCOPE_LOG_WITH is set
     setup = Setup(accelerator, loaded.tokenizer.pad_token_id, bf16, spec.max_grad_norm, spec.weight_decay,
                   spec.max_batch_tokens, spec.checkpoint_every, spec.hash(), progress)
     ctx = Context(spec, options, loaded.tokenizer, out)

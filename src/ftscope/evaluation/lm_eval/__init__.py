@@ -10,10 +10,10 @@ lm-eval is an optional dependency: importing this package needs none of it (nor 
 says in one line how to install it when it is missing.
 """
 
-from ftscope.evaluation.lm_eval.export import export_task_yamls, results_json, task_name
-from ftscope.evaluation.lm_eval.imports import read_log_samples, read_paired_runs
+from ftscope.evaluation.lm_eval.export import TAG, export_task_yamls, results_json, task_name
+from ftscope.evaluation.lm_eval.imports import read_log_samples, read_paired_runs, run_model_name
 from ftscope.evaluation.lm_eval.registration import MODEL_NAME, register
-from ftscope.evaluation.lm_eval.run import evaluate_lm_eval, evaluate_lm_eval_tasks
+from ftscope.evaluation.lm_eval.run import check_tasks, evaluate_lm_eval, evaluate_lm_eval_tasks
 
-__all__ = ["MODEL_NAME", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls", "read_log_samples",
-           "read_paired_runs", "register", "results_json", "task_name"]
+__all__ = ["MODEL_NAME", "TAG", "check_tasks", "evaluate_lm_eval", "evaluate_lm_eval_tasks", "export_task_yamls",
+           "read_log_samples", "read_paired_runs", "register", "results_json", "run_model_name", "task_name"]

@@ -1,6 +1,7 @@
-"""`python -m ftscope.evaluation.lm_eval ARGS`: lm-eval's own CLI with `--model ftscope` available.
+"""`ftscope-lm-eval ARGS` (or `python -m ftscope.evaluation.lm_eval ARGS`): lm-eval's own CLI with `--model
+ftscope` available.
 
-    python -m ftscope.evaluation.lm_eval --model ftscope --model_args pretrained=smollm2-135m \
+    ftscope-lm-eval --model ftscope --model_args pretrained=smollm2-135m \
         --tasks arc_easy --num_fewshot 4 --output_path out --log_samples
 
 Every argument is lm-eval's; see registration.py for why a wrapper rather than a plugin.
@@ -15,7 +16,8 @@ from ftscope.evaluation.lm_eval.registration import register
 
 
 def main() -> None:
-    sys.argv[0] = "python -m ftscope.evaluation.lm_eval"
+    if not sys.argv[0].endswith("ftscope-lm-eval"):
+        sys.argv[0] = "python -m ftscope.evaluation.lm_eval"
     try:
         register()
         from lm_eval.__main__ import cli_evaluate

@@ -25,9 +25,9 @@ import yaml
 
 from ftscope.errors import ConfigError
 from ftscope.evaluation.evaluate import EvalResult
-from ftscope.evaluation.lm_eval.samples import mean_stderr
 from ftscope.prompts import DEMO_SEPARATOR, template_for
 from ftscope.results import atomic_write_text, write_jsonl
+from ftscope.stats import mean_se
 from ftscope.tasks import Catalogue, Dataset, Task
 from ftscope.types import Example
 
@@ -198,13 +198,19 @@ def _ftscope_row(result: EvalResult) -> tuple[dict[str, Any], dict[str, bool]]:
 
 
 def _accuracy_stderr(result: EvalResult) -> float | str:
+    """lm-eval's mean_stderr (sample SD / sqrt(n)); ftscope.stats.mean_se is the same formula, so writing
+    lm-eval's schema does not need lm-eval installed."""
     values = [float(p.correct) for p in result.predictions if p.correct is not None]
-    return mean_stderr(values) if len(values) >= 2 else "N/A"
+    return mean_se(values) if len(values) >= 2 else "N/A"
 
 
 def _sanitized(model_name: str) -> str:
-    from lm_eval.utils import sanitize_model_name
-
+    """lm-eval's folder name for a model (lm_eval.utils.sanitize_model_name); its one-line rule repeated
+    when lm-eval is not installed, so that exporting results never needs it."""
+    try:
+        from lm_eval.utils import sanitize_model_name
+    except ImportError:
+        return re.sub(r"[\"<>:/|\\?*\[\]]+", "__", model_name)
     return sanitize_model_name(model_name)
 
 

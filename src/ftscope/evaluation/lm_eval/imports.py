@@ -36,6 +36,15 @@ def read_log_samples(run_dir: str | Path) -> dict[str, EvalResult]:
             for task, (out, path, date) in sorted(runs.items())}
 
 
+def run_model_name(run_dir: str | Path) -> str:
+    """The model an lm-eval run evaluated, as its newest results file names it (`model_name`, which lm-eval
+    takes from `pretrained=` of --model_args), else its model subfolder's name."""
+    newest = _results_files(Path(run_dir))[-1:] if Path(run_dir).exists() else []
+    out = _read_json(newest[0]) if newest else {}
+    args = str((out.get("config") or {}).get("model_args") or "")
+    return out.get("model_name") or args or (newest[0].parent.name if newest else Path(run_dir).name)
+
+
 def read_paired_runs(base_dir: str | Path, tuned_dir: str | Path) -> dict[str, tuple[EvalResult, EvalResult]]:
     """(base, tuned) per task, after checking both runs scored the same documents the same way."""
     base, tuned = read_log_samples(base_dir), read_log_samples(tuned_dir)

@@ -47,6 +47,18 @@ def evaluate_lm_eval_tasks(lm: "HFLanguageModel", tasks: list[str], shots: int, 
             for name in out["configs"]}
 
 
+def check_tasks(tasks: list[str], include_path: str | None) -> None:
+    """Each name is one lm-eval task this machine knows (before anything runs): an unknown name, or a
+    group or tag (which would give several results for one name), is one line."""
+    require_lm_eval()
+    manager = _task_manager_for(tuple(tasks), None if include_path is None else str(include_path))
+    several = [t for t in tasks if t not in manager.all_subtasks]
+    if several:
+        raise ConfigError(f"lm-eval name '{several[0]}' is a group or tag, not one task; list its tasks one by one "
+                          f"(`lm-eval ls tasks{' --include_path ' + str(include_path) if include_path else ''}` "
+                          "names them)")
+
+
 def _task_manager_for(tasks: tuple[str, ...], include_path: str | None):
     """Indexing lm-eval's ~15,000 built-in task names takes seconds. Names that are all tasks or tags of
     include_path need only that folder: a task names no other task, and a tag there gathers only tasks

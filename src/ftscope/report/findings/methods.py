@@ -97,6 +97,6 @@ def by_method(evals: pd.DataFrame, res: boot.Resampler) -> pd.DataFrame:
         est = found.estimate() if found else None
         records.append({"method": method, "role": role, "task_kind": kind, "cells": len(rows),
                         **({"delta": est.value, "lo": est.lo, "hi": est.hi, "p": est.p} if est else {})})
-    out = pd.DataFrame.from_records(records)
+    out = pd.DataFrame.from_records(records, columns=["method", "role", "task_kind", "cells", "delta", "lo", "hi", "p"])
     return out.assign(_r=out["role"].map({r: i for i, r in enumerate(ROLES)})).sort_values(
         ["method", "_r", "task_kind"]).drop(columns="_r").reset_index(drop=True)
