@@ -6,7 +6,13 @@ exits 130 with the store resumable; anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import os
 import sys
+
+# OpenMP threads that spin while they wait turn a busy machine (another job, or --workers) into a standstill:
+# measured here, torch with 2 threads ran small matmuls 7× slower than with 1 while other processes held the
+# cores, and as fast as 1 thread with passive waiting. Set before torch loads; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 
