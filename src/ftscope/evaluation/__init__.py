@@ -5,5 +5,6 @@ It writes nothing: the experiment layer's CellFiles owns every result file, and 
 """
 
 from ftscope.evaluation.evaluate import EvalResult, evaluate
+from ftscope.specs import EvalSpec  # the one EvalSpec, re-exported beside the function that takes it
 
-__all__ = ["EvalResult", "evaluate"]
+__all__ = ["EvalResult", "EvalSpec", "evaluate"]
