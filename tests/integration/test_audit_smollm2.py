@@ -43,7 +43,7 @@ def test_every_cell_is_done_with_roles_from_the_manifest(audited):
     from ftscope.experiments.store import Store
 
     root, tuned = audited
-    rows = Store(root / "store").rows("audit")
+    rows = Store(root / "store").rows()
     assert {r["status"] for r in rows} == {"done"} and len(rows) == 2 * (1 + len(TASKS))
     assert {r["cell"].model.key for r in rows} == {"base:smollm2-135m", f"path:{tuned}"}
     roles = {(r["cell"].model.is_base, r["cell"].spec.dataset): r["cell"].role for r in rows}
@@ -71,7 +71,7 @@ def test_the_base_scores_are_evaluate_lm_evals(audited, smollm2_dir):
 
     root, _ = audited
     lm = language_model(load_model("smollm2-135m"))
-    cells = {r["cell"].spec.dataset: r for r in Store(root / "store").rows("audit") if r["cell"].model.is_base}
+    cells = {r["cell"].spec.dataset: r for r in Store(root / "store").rows() if r["cell"].model.is_base}
     for task in TASKS:
         direct = evaluate_lm_eval(lm, task, 0, LIMIT, str(FIXTURES))
         stored = json.loads((Path(cells[f"lm-eval:{task}"]["dir"]) / "metrics.json").read_text())

@@ -106,7 +106,7 @@ def test_audit_end_to_end_two_adapters_one_base_with_an_lm_eval_task(adapters, t
                      "--limit", "6", "--lm-eval-task", "hellaswag_like", "--lm-eval-include", str(FIXTURES),
                      "--store", str(store), "--out", str(out), "--data-dir", str(paper_data))
     assert result.returncode == 0, result.stderr
-    rows = Store(store).rows("audit")
+    rows = Store(store).rows()
     assert len(rows) == 6 and {r["status"] for r in rows} == {"done"}  # 3 models × (sst2 + hellaswag_like)
     bench = [r for r in rows if r["cell"].task_kind == "benchmark"]
     assert {r["cell"].model.key for r in bench} == {f"base:{tiny_model_dir}", *(f"path:{a}" for a in adapters)}
@@ -133,7 +133,7 @@ def test_audit_of_an_lm_eval_task_alone(adapters, tiny_model_dir, tmp_path):
                      "--limit", "4", "--lm-eval-task", "arc_like", "--lm-eval-include", str(FIXTURES),
                      "--store", str(store), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
-    rows = Store(store).rows("audit")
+    rows = Store(store).rows()
     assert [r["cell"].spec.dataset for r in rows] == ["lm-eval:arc_like"] * 2
 
 
@@ -197,7 +197,7 @@ def test_audit_of_hub_ids_end_to_end(hub, tmp_path, paper_data):
                      "--shots", "0", "--limit", "3", "--data-dir", str(paper_data), "--store", str(tmp_path / "s"),
                      "--out", str(tmp_path / "o"), env={"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
-    rows = Store(tmp_path / "s").rows("audit")
+    rows = Store(tmp_path / "s").rows()
     assert {r["cell"].model.key for r in rows} == {"base:org/tiny", f"path:org/tiny-lora@{commit}"}
     assert {r["status"] for r in rows} == {"done"} and (tmp_path / "o" / "report.html").is_file()
 

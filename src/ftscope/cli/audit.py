@@ -49,7 +49,7 @@ def audit_cmd(
 
     base_ref, tuned_refs = split_models(models or [], base, tuned or [])
     config = ExperimentConfig(
-        name="audit", store=str(writable(store, "--store")), models=[base_ref],
+        name=_name(base_ref, tuned_refs), store=str(writable(store, "--store")), models=[base_ref],
         tuned=[TunedModel(path=t, trained_on=split(trained_on) or _recorded_data(t)) for t in tuned_refs],
         data_dir=str(data_dir) if data_dir else None, dtype=one_of("--dtype", dtype, DType), device=device,
         trust_remote_code=trust_remote_code,
@@ -98,6 +98,14 @@ def _recorded_data(reference: str) -> list[str]:
     from ftscope.models.folders import recorded_training_data
 
     return recorded_training_data(reference)
+
+
+def _name(base: str, tuned: list[str]) -> str:
+    """One experiment per set of models, so audits sharing a store (and its cached base cells) each report
+    only their own models."""
+    import hashlib
+
+    return "audit-" + hashlib.sha256("|".join([base, *tuned]).encode()).hexdigest()[:8]
 
 
 def register(app: typer.Typer) -> None:
