@@ -83,6 +83,7 @@ def load_test(entry: DatasetEntry, task: Task, data_dir: Path | None) -> Dataset
             f"dataset '{entry.name}': no file {path or '(no data dir)'} and no hub copy; "
             f"pass --data-dir pointing at the paper's data folder or set {DATA_DIR_ENV}"
         )
+    _check_some_label(examples, task, source)
     fs_path = fewshot_path(entry, data_dir)
     if fs_path is not None and fs_path.is_file():
         return Dataset(entry.name, task, examples, source, _examples_from_file(fs_path, entry, task), str(fs_path))
@@ -116,6 +117,14 @@ def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None
     if bad is not None:
         raise DataError(f"{path}: item {bad.id} has the label '{bad.target}', which is not one of "
                         f"{', '.join(task.labels)}; map raw values onto labels with `labels:` in the dataset spec")
+
+
+def _check_some_label(examples: tuple[Example, ...], task: Task, source: str) -> None:
+    """A test set may carry a few labels outside the task (they are left out of the scores, with a note);
+    one with none of the task's labels would score nothing, which the loader says before any model loads."""
+    if task.is_classification and not any(ex.target in task.labels for ex in examples):
+        raise DataError(f"{source}: none of its labels is one of {', '.join(task.labels)} (task '{task.name}'); "
+                        "map raw values onto labels with `labels:` in the dataset spec")
 
 
 def _sample(examples: tuple[Example, ...], n: int | None, seed: int) -> tuple[Example, ...]:
