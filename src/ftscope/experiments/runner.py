@@ -18,8 +18,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from ftscope.errors import DataError
 from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.grid import Grid, expand
+from ftscope.experiments.preflight import check_inputs
 from ftscope.experiments.store import Store
 from ftscope.experiments.worker import run_worker
 from ftscope.specs import Cell, canonical, cell_from_dict, cell_hash
@@ -38,8 +40,11 @@ class Plan:
 
 
 def open_grid(config: ExperimentConfig, console: Console | None = None) -> tuple[Store, Grid]:
-    """Expand and register the grid; done cells whose files are torn go back to pending (and are named)."""
-    store, grid = Store(config.store), expand(config)
+    """Expand, check what the cells will read (preflight), register; done cells whose files are torn go back
+    to pending (and are named)."""
+    grid = expand(config)
+    check_inputs(config, (c.spec for c in grid.rag))
+    store = Store(config.store)
     store.register(config.name, grid.cells, canonical(config.model_dump(mode="json")))
     for hash_, problem in store.reset_broken(cell_hash(c) for c in grid.cells):
         if console:
@@ -68,18 +73,25 @@ def _seconds_per_kind(store: Store) -> dict[str, float]:
 
 
 def run_grid(config: ExperimentConfig, workers: int = 1, backend: str = "local", address: str | None = None,
-             console: Console | None = None) -> Plan:
-    """Run every cell not done yet; Ctrl-C gives the cells in progress back (pending) and re-raises."""
+             console: Console | None = None, strict: bool = False) -> Plan:
+    """Run every cell not done yet; Ctrl-C gives the cells in progress back (pending) and re-raises.
+
+    `strict` (a one-model `ftscope eval`/`rag`, one local worker): a dataset named directly that cannot be
+    loaded, or the first failed cell, ends the run with its error instead of being skipped or recorded."""
     console = console or Console(stderr=True)
     store, grid = open_grid(config, console)
     for name, reason in grid.unavailable.items():
+        if strict and name in config.eval.datasets:
+            raise DataError(reason)
         console.print(f"skipped dataset {name}: {reason}")
     retried = store.retry_failed(config.name)
     if retried:
         console.print(f"retrying {retried} cell(s) that failed before")
-    live = _Live(store, grid, workers, console)
-    with live:
-        {"local": _run_local, "ray": _run_ray}[backend](store, grid, workers, address)
+    with _Live(store, grid, workers, console):
+        if strict:
+            run_worker(store, grid.config, grid.cells, strict=True)
+        else:
+            {"local": _run_local, "ray": _run_ray}[backend](store, grid, workers, address)
     return plan(store, grid, workers)
 
 
@@ -143,7 +155,10 @@ class _Live:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
-        self._live.update(self._table())
+        if exc[0] is None:
+            self._live.update(self._table())
+        else:  # an error or Ctrl-C: its one line is the answer; a last table would bury it
+            self._live.transient = True
         self._live.__exit__(*exc)
 
     def _table(self) -> Group:
