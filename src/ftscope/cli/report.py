@@ -16,8 +16,6 @@ def report_cmd(
     out: Annotated[Optional[Path], typer.Option(help="report folder (default STORE/report)")] = None,
 ) -> None:
     """Write report.md, report.html, tables and figures from the store (never loads a model)."""
-    from ftscope.report import build_report
-
     experiment = None
     if source.is_file():
         from ftscope.experiments.config import load_experiment
@@ -28,6 +26,8 @@ def report_cmd(
         store = source
     else:
         raise ConfigError(f"{source}: neither an experiment YAML nor a store folder (no index.sqlite)")
+    from ftscope.report import build_report  # after the arguments are checked: it imports pandas and matplotlib
+
     console.print(f"report: {build_report(store, out or store / 'report', experiment)}")
 
 
