@@ -6,6 +6,7 @@ exits 130 with the store resumable; anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -20,7 +21,16 @@ for module in (lists, eval_, train, rag, audit, report, run):
     module.register(app)
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C raises once; a second press must not cut short the worker giving its cell back (kill -9 still
+    stops everything, and the store recovers from that too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt_once)
     try:
         app(standalone_mode=False)
     except FtscopeError as e:

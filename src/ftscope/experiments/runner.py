@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -108,26 +110,55 @@ def _run_local(store: Store, grid: Grid, workers: int, address: str | None) -> N
         return
     ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
     cells = [c.to_dict() for c in grid.cells]  # sent, not re-expanded in every worker
-    args = (grid.config.model_dump(mode="json"), cells, threads_per_worker(workers))
+    stop = ctx.Event()
+    args = (grid.config.model_dump(mode="json"), cells, threads_per_worker(workers), stop)
     procs = [ctx.Process(target=_process_worker, args=args, daemon=True) for _ in range(workers)]
-    for p in procs:
-        p.start()
+    with _sigint_ignored():  # inherited: a child still starting up must not print a KeyboardInterrupt trace
+        for p in procs:
+            p.start()
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:  # the children got the same SIGINT: wait for them to give their cells back
-        for p in procs:
-            p.join(timeout=60)
+    except KeyboardInterrupt:
+        _stop_workers(procs, stop)
         raise
 
 
-def _process_worker(config: dict[str, Any], cells: list[dict], threads: int) -> None:
-    import torch
+def _stop_workers(procs: list, stop: Any) -> None:
+    """Ctrl-C reaches the whole process group, `kill -INT` only this process: either way each child is told
+    (SIGINT gives back the cell it runs; `stop` keeps one still starting up from claiming any), and waited for."""
+    stop.set()
+    for p in procs:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    for p in procs:
+        p.join(timeout=60)
 
-    torch.set_num_threads(threads)
-    cfg = ExperimentConfig.model_validate(config)
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run_worker(Store(cfg.store), cfg, [cell_from_dict(c) for c in cells])
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """The first SIGINT raises; later ones (Ctrl-C reaches a child, then the parent forwards it) are ignored, so
+    they cannot cut short the release of the cell the first one interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _process_worker(config: dict[str, Any], cells: list[dict], threads: int, stop: Any) -> None:
+    signal.signal(signal.SIGINT, _interrupt_once)  # ignored until here (see _run_local)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        cfg = ExperimentConfig.model_validate(config)
+        run_worker(Store(cfg.store), cfg, [cell_from_dict(c) for c in cells], stop=stop)
     except KeyboardInterrupt:
         pass  # the worker gave its cell back; the parent prints the one line
 

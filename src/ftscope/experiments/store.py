@@ -181,6 +181,13 @@ class Store:
             db.execute("UPDATE cells SET status='pending', worker=NULL, heartbeat=NULL WHERE hash=? AND worker=? "
                        "AND status='running'", (hash_, worker))
 
+    def release_held(self, worker: str) -> int:
+        """Give back every cell `worker` holds: an interrupt can land between a claim's commit and the code
+        that knows it claimed, so the worker cannot rely on knowing which cell it holds."""
+        with self._db() as db:
+            return db.execute("UPDATE cells SET status='pending', worker=NULL, heartbeat=NULL WHERE worker=? AND "
+                              "status='running'", (worker,)).rowcount
+
     # ---- reading ------------------------------------------------------------------------
     def status_of(self, hashes: Iterable[str]) -> dict[str, str]:
         """hash → status; a running cell whose worker is dead reads `stalled` (the next run takes it over)."""

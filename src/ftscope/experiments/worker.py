@@ -64,19 +64,23 @@ def run_worker(store: Store, config: ExperimentConfig, cells: Iterable[Cell], st
     worker = worker or worker_id()
     runner = CellRunner(config, lambda h: store.files(h).model_dir)
     todo, done, current = [(cell_hash(c), c) for c in cells], 0, None
-    while not (stop and stop.is_set()):
-        found, waiting = _next_cell(store, todo, current, worker)
-        if found is None:
-            if not waiting:
-                return done
-            time.sleep(IDLE_POLL_SECONDS)
-            continue
-        hash_, cell = found
-        current = _model_key(cell, hash_)
-        status = _run_one(store, runner, hash_, cell, worker, strict)
-        done += 1
-        if on_done:
-            on_done(cell, hash_, status)
+    try:
+        while not (stop and stop.is_set()):
+            found, waiting = _next_cell(store, todo, current, worker)
+            if found is None:
+                if not waiting:
+                    return done
+                time.sleep(IDLE_POLL_SECONDS)
+                continue
+            hash_, cell = found
+            current = _model_key(cell, hash_)
+            status = _run_one(store, runner, hash_, cell, worker, strict)
+            done += 1
+            if on_done:
+                on_done(cell, hash_, status)
+    except KeyboardInterrupt:  # wherever it landed (mid-cell, mid-claim): what this worker holds goes back
+        store.release_held(worker)
+        raise
     return done
 
 
@@ -92,9 +96,6 @@ def _run_one(store: Store, runner: CellRunner, hash_: str, cell: Cell, worker: s
         if strict:
             raise
         return "failed"
-    except KeyboardInterrupt:
-        store.release(hash_, worker)
-        raise
     except Exception as e:  # a bug or a crash in a library: keep the traceback for the user
         store.fail(hash_, worker, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
         if strict:
