@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftscope.report.data.paired import seed_of
+from ftscope.stats.draws import seed_of
 from ftscope.specs import ModelRef
 
 BASE = "smollm2-135m"

@@ -55,8 +55,9 @@ def _model_cells(store: Store, exp: str, m: Model, shots: tuple[int, ...], fx: E
         train_hash = cell_hash(train)
         if trained != "done":  # a model still training (or failed) has nothing evaluated yet
             leave = lambda cell: "pending"  # noqa: E731
-    for cell in _eval_cells(m, train_hash, shots, n, datasets):
-        store.register(exp, [cell])
+    cells = _eval_cells(m, train_hash, shots, n, datasets)
+    store.register(exp, cells)  # one transaction, as the grid registers
+    for cell in cells:
         rows = example_rows(m, cell.spec.dataset, cell.spec.shots, fx, n)
         _finish(store, cell, leave, lambda f, rows=rows: f.write_result(CellResult(eval_metrics(rows), rows)))
     return train_hash, leave

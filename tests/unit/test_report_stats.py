@@ -1,4 +1,6 @@
-"""The report's statistics on constructed data: bootstrap CIs, McNemar, seeds, per-example values."""
+"""The report's per-cell statistics on constructed data: shared item draws, seeds, per-item values.
+
+(The bootstrap, McNemar and multiplicity themselves are tested against scipy/statsmodels in test_stats_*.)"""
 
 from __future__ import annotations
 
@@ -8,69 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ftscope.report import boot, stats
-from ftscope.report.values import aligned, example_value, example_values
+from ftscope.report.data import paired as stats
+from ftscope.report.data import resample as boot
+from ftscope.report.data.values import aligned, example_value, example_values
+from ftscope.stats.draws import item_counts
 
 
-def _paired_population(rng: np.random.Generator, n: int, true_delta: float) -> tuple[np.ndarray, np.ndarray]:
-    """Two correlated per-example scores whose population means differ by exactly `true_delta`."""
-    difficulty = rng.normal(0.5, 0.2, n)
-    b = difficulty + rng.normal(0, 0.05, n)
-    a = difficulty + true_delta + rng.normal(0, 0.05, n)
-    return a, b
-
-
-def test_bootstrap_ci_covers_the_true_delta_in_a_constructed_case():
-    a, b = _paired_population(np.random.default_rng(7), 300, 0.03)
-    est = stats.paired_bootstrap(a, b, seed=1)
-    assert est.lo < 0.03 < est.hi
-    assert est.lo > 0  # pairing removes the shared difficulty, so a 3-point gain is clearly seen
-    assert est.value == pytest.approx(a.mean() - b.mean())
-    assert est.p < 0.01 and est.n == 300
-
-
-def test_bootstrap_ci_has_near_nominal_coverage():
-    rng, hits = np.random.default_rng(0), 0
-    for trial in range(150):
-        a, b = _paired_population(rng, 120, 0.02)
-        est = stats.paired_bootstrap(a, b, n_boot=800, seed=trial)
-        hits += est.lo <= 0.02 <= est.hi
-    assert 0.88 <= hits / 150 <= 0.99
-
-
-def test_paired_bootstrap_is_seeded_and_needs_matching_examples():
-    a, b = _paired_population(np.random.default_rng(3), 50, 0.0)
-    assert stats.paired_bootstrap(a, b, seed=5) == stats.paired_bootstrap(a, b, seed=5)
-    with pytest.raises(ValueError):
-        stats.paired_bootstrap(a, b[:-1])
-    assert np.isnan(stats.paired_bootstrap([], []).value)
-
-
-def test_count_matrix_resamples_every_example_set_in_full():
-    counts = stats.resample_counts(40, seed=2, n_boot=300)
-    assert counts.shape == (40, 300)
-    assert np.all(counts.sum(axis=0) == 40)
+def test_cell_bootstrap_reads_the_shared_count_matrix():
+    counts = item_counts(40, seed=2, n_boot=300)
+    assert counts.shape == (40, 300) and np.all(counts.sum(axis=0) == 40)
     values = np.arange(40, dtype=float)
-    means = stats.boot_means(values, counts)[0]
-    assert means == pytest.approx((values @ counts) / 40)
-
-
-def test_mcnemar_exact_on_a_known_table():
-    # 10 examples only A gets right, 2 only B, 20 both, 8 neither: two-sided binomial p = 2 * 79 / 4096
-    a = np.array([1] * 10 + [0] * 2 + [1] * 20 + [0] * 8, dtype=bool)
-    b = np.array([0] * 10 + [1] * 2 + [1] * 20 + [0] * 8, dtype=bool)
-    result = stats.mcnemar(a, b)
-    assert (result.only_a, result.only_b, result.method) == (10, 2, "exact")
-    assert result.p == pytest.approx(2 * 79 / 4096)
-
-
-def test_mcnemar_chi_square_with_continuity_correction():
-    a = np.array([1] * 30 + [0] * 15, dtype=bool)
-    result = stats.mcnemar(a, ~a)
-    assert result.method == "chi2"
-    assert result.statistic == pytest.approx(14**2 / 45)
-    assert result.p == pytest.approx(0.03689, abs=1e-4)
-    assert stats.mcnemar(a, a).p == 1.0  # no discordant pairs: no evidence of a difference
+    assert stats.boot_means(values, counts)[0] == pytest.approx((values @ counts) / 40)
 
 
 def test_seed_aggregation_mean_and_sd():
@@ -100,7 +50,7 @@ def test_values_are_read_by_id_in_every_layout(tmp_path):
     cls = _write(tmp_path / "a", [{"id": 1, "correct": True}, {"id": 2, "correct": False}, {"id": 3, "correct": None}])
     gen = _write(tmp_path / "b", [{"id": 2, "scores": {"rougeL": 0.25}}, {"id": 1, "scores": {"rougeL": 0.5}}])
     assert example_values(cls, "accuracy") == {"1": 1.0, "2": 0.0}  # the torn last line is skipped
-    assert example_value({"metrics": {"f1": 0.4}}, "f1") == 0.4  # RAG pipeline layout
+    assert example_value({"scores": {"f1": 0.4}}, "f1") == 0.4  # RAG and generation cells
     assert example_value({"f1": 0.3}, "f1") == 0.3  # flat layout
     ids, matrix = aligned([cls, gen], "accuracy")  # generation rows carry no `correct`: nothing shared
     assert ids == () and matrix.shape == (2, 0)

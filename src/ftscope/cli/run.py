@@ -127,6 +127,7 @@ def status_cmd(
 def plan_cmd(
     experiment: Annotated[Path, typer.Argument(help="experiment YAML")],
     effect: Annotated[float, typer.Option(help="an effect to plan for, on the 0–1 scale (0.05 = 5 points)")] = 0.05,
+    from_store: Annotated[Optional[Path], typer.Option(help="a pilot store: its claims' variance components replace the assumed ones")] = None,
     override: Overrides = None,
 ) -> None:
     """What the study can tell before it runs: per claim, the smallest detectable effect, the power at
@@ -138,18 +139,20 @@ def plan_cmd(
     from ftscope.experiments.planning import memory_rows, plan_rows
 
     config = load_experiment(experiment, override or [])
-    grid = expand(config)
+    grid = expand(config, check_models=False)  # planning needs no model on this machine
     out = out_console()
     table = Table("claim", "design", "verdict possible", "detectable (80% power)", f"power at {effect:g}",
                   "seeds needed", "items needed", "training sets needed", title=f"{config.name}: what it can tell")
-    for r in plan_rows(grid, effect):
+    pilot = _pilot(from_store) if from_store else {}
+    for r in plan_rows(grid, effect, pilot):
         need = r.needed
         table.add_row(r.claim, r.design, r.verdict_possible, "" if r.mde is None else f"{r.mde:.3f}",
                       "" if r.power_at_effect is None else f"{r.power_at_effect:.0%}",
                       *(("–" if v is None else str(v)) for v in ((need.seeds, need.items, need.train_sets)
                                                                  if need else (None, None, None))))
     out.print(table)
-    out.print("Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
+    out.print("design: groups × training sets per group × seeds; test sets × items per model. "
+              "Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
               "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
               "one lever at a time (– : that lever alone cannot reach the power).")
     memory = Table("training", "tunes", "estimated peak GB", "of which activations", title="memory per process")
@@ -157,6 +160,23 @@ def plan_cmd(
         memory.add_row(name, tuned, f"{total:.1f}", f"{acts:.1f}")
     if memory.row_count:
         out.print(memory)
+
+
+def _pilot(store: Path) -> dict:
+    """Claim → variance components measured on a store that already ran (its claims' designs)."""
+    from ftscope.report.build import read_rows
+    from ftscope.report.findings.analysis import analyse
+    from ftscope.stats import estimate_components
+
+    rows, notes, rules = read_rows(store, None)
+    if not rows:
+        raise ConfigError(f"--from-store {store}: {' '.join(notes) or 'no cells'}; give a store a study ran into")
+    claims = analyse(rows, str(store), None, rules=rules).claims
+    found = {c.key: estimate_components(c.design) for c in claims if c.design is not None}
+    for key, comps in found.items():
+        console.print(f"pilot {key}: SD between training sets {comps.train:.3g}, seeds {comps.seed:.3g}, per item "
+                      f"{comps.item:.3g} (0 where the pilot had one member: not estimable)")
+    return found
 
 
 def register(app: typer.Typer) -> None:

@@ -43,8 +43,10 @@ def catalogue_for(config: ExperimentConfig) -> Catalogue:
     return Catalogue(config.data_dir, [user_entry(s, base) for s in specs], tasks)
 
 
-def expand(config: ExperimentConfig) -> Grid:
-    _check_models(config)
+def expand(config: ExperimentConfig, check_models: bool = True) -> Grid:
+    """The grid's cells; `check_models=False` (planning) accepts a model this machine cannot load yet."""
+    if check_models:
+        _check_models(config)
     cat = catalogue_for(config)
     names, unavailable = _eval_datasets(config, cat)
     train_cells, models = [], []

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ftscope import stats
+from ftscope.errors import FtscopeError
 from ftscope.experiments.grid import Grid, catalogue_for
 from ftscope.specs import EvalCell
 
@@ -107,13 +108,14 @@ def _problem(design: ClaimDesign, grid: Grid) -> str | None:
     return None
 
 
-def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceComponents] | None = None
+def plan_rows(grid: Grid, effect: float, pilot: dict[str, stats.VarianceComponents] | None = None
               ) -> list[PlanRow]:
     """One row per claim: its design, the smallest detectable effect, and what `effect` would need.
 
+    `pilot`: claim → variance components measured on a pilot store (else the assumed defaults per measure).
     α is the rules' family-wise level over the claims' primary tests, taken at Holm's first step (α / m),
     the level the first test must reach: conservative for the others."""
-    comps, rules, designs = {**DEFAULT_COMPONENTS, **(components or {})}, grid.config.verdicts, claim_designs(grid)
+    rules, designs, pilot = grid.config.verdicts, claim_designs(grid), pilot or {}
     alpha = rules.alpha / max(1, sum(d.shape is not None for d in designs))
     rows = []
     for d in designs:
@@ -121,7 +123,7 @@ def plan_rows(grid: Grid, effect: float, components: dict[str, stats.VarianceCom
         if d.shape is None:
             rows.append(PlanRow(d.key, "–", f"no: {problem}", None, None, None))
             continue
-        c, shape = comps[d.measure], d.shape
+        c, shape = pilot.get(d.key) or DEFAULT_COMPONENTS[d.measure], d.shape
         rows.append(PlanRow(d.key, describe(shape), "yes" if problem is None else f"no: {problem}",
                             stats.mde(shape, c, alpha, rules.power), stats.power(effect, shape, c, alpha),
                             stats.sizes_for(effect, _least(shape, rules), c, alpha, rules.power)))
@@ -134,8 +136,8 @@ def _least(shape: stats.DesignShape, rules) -> stats.DesignShape:
 
 
 def describe(shape: stats.DesignShape) -> str:
-    return (f"{shape.groups} group(s) × {shape.train_sets} training set(s) × {shape.seeds} seed(s); "
-            f"{shape.blocks} test set(s) × {shape.items} items per model")
+    """groups × training sets × seeds; test sets × items (per model)."""
+    return f"{shape.groups}×{shape.train_sets}×{shape.seeds}; {shape.blocks}×{shape.items}"
 
 
 def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
@@ -153,7 +155,7 @@ def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
         seen.add(key)
         try:
             shape = read_shape(resolve_model_path(s.model))
-        except Exception:  # noqa: BLE001 - a hub model not on this machine: no config to read, no estimate
+        except FtscopeError:  # a hub model not on this machine: no config.json to read, no estimate
             continue
         bf16 = bool(s.bf16) if s.bf16 is not None else False
         found = estimate(shape, tunes(s), s.dtype, bf16, s.batch_size, s.max_length,

@@ -97,7 +97,7 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
     if not paths:
         raise DataError(f"dataset '{entry.name}': no training file {entry.name}_train_N.json under "
                         f"{data_dir}/{entry.task}; give one with train_file: in the dataset spec")
-    pool = [(p, read_records(p)) for p in paths]
+    pool = [(p, _train_part(entry, data_dir, p, read_records(p))) for p in paths]
     path, records = next(((p, r) for p, r in pool if n is None or len(r) >= n), pool[-1])
     if not records:
         raise DataError(f"{path}: the training file holds no examples; it needs one record per example")
@@ -107,6 +107,18 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
     examples = to_examples(records, task, str(path), entry.field_map, entry.label_map)
     _check_labels(examples, task, path)
     return Dataset(entry.name, task, _sample(examples, n, seed), str(path))
+
+
+TEST_HEAD = 500  # the test part of a file that serves both splits: its first items, as the paper's _test_500
+
+
+def _train_part(entry: DatasetEntry, data_dir: Path | None, path: Path, records: list) -> list:
+    """A file that is also the dataset's test file (SQuAD's dev set, in the RAG study) trains only on what
+    follows its first TEST_HEAD items, so no test item is ever trained on."""
+    test = test_path(entry, data_dir)
+    if test is not None and test.resolve() == path.resolve():
+        return records[TEST_HEAD:]
+    return records
 
 
 def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None:

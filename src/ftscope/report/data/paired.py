@@ -1,14 +1,13 @@
-"""The statistics behind every delta: paired bootstrap CIs, McNemar's test, seeds as mean ± sd.
+"""Per-cell comparisons (one cell against another on the same items) and seeds as mean ± sd.
 
-The bootstrap resamples *examples*, and the same resampled examples serve every model evaluated on
-them: a delta's CI then reflects only how the two models differ on the items, not how hard the items
-are. Resampling is done as a count matrix (n × B, how often each example is drawn in each replicate),
-so any number of cells on one test set cost one matrix product instead of B Python-level draws.
+These describe this run's cells and speak about their items only; claims about training sets and seeds
+use ftscope.stats' hierarchical designs. The bootstrap resamples items with the same draws for every
+model on a test set (count matrices from ftscope.stats.draws), so a delta's CI reflects how two models
+differ on the items, not how hard the items are.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -37,25 +36,11 @@ class Estimate:
         return 1 if self.lo > 0 else -1 if self.hi < 0 else 0
 
 
-def seed_of(*parts: object) -> int:
-    """A stable seed from names (not Python's salted hash), so a report is the same on every run."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16)
-
-
-def resample_counts(n: int, seed: int, n_boot: int = N_BOOT) -> np.ndarray:
-    """n × B: how many times each of n examples is drawn in each of B bootstrap replicates.
-
-    float32 and example-major, so replicate means are one BLAS product with no conversion per call."""
-    draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    flat = (draws + np.arange(n_boot)[:, None] * n).ravel()
-    counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
-    return np.ascontiguousarray(counts.T, dtype=np.float32)
-
-
 def boot_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """m × n values → m × B replicate means, every row resampled with the same examples."""
-    values = np.atleast_2d(np.asarray(values, dtype=np.float32))
-    return (values @ counts).astype(float) / max(1, values.shape[1])
+    """m × n values → m × B replicate means, every row resampled with the same examples (counts: n × B,
+    ftscope.stats.draws.item_counts)."""
+    values = np.atleast_2d(np.asarray(values, dtype=float))
+    return (values @ counts) / max(1, values.shape[1])
 
 
 def p_two_sided(reps: np.ndarray) -> float:
@@ -77,17 +62,6 @@ def estimate(value: float, reps: np.ndarray, n: int, level: float = LEVEL) -> Es
     return Estimate(float(value), float(lo), float(hi), p_two_sided(finite), n)
 
 
-def paired_bootstrap(a, b, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> Estimate:
-    """CI of mean(a) - mean(b) for per-example values of two models on the same examples (same order)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"paired values need the same examples: {a.shape} vs {b.shape}")
-    if a.size == 0:
-        return Estimate(float("nan"), float("nan"), float("nan"), float("nan"), 0)
-    means = boot_means(np.stack([a, b]), resample_counts(a.size, seed, n_boot))
-    return estimate(float(a.mean() - b.mean()), means[0] - means[1], a.size, level)
-
-
 def normal_estimate(diff: float, se: float, n: int, level: float = LEVEL) -> Estimate:
     """Fallback when predictions are missing: independent SEs, a normal CI; marked unpaired."""
     if not (math.isfinite(diff) and math.isfinite(se)) or se <= 0:
@@ -95,29 +69,6 @@ def normal_estimate(diff: float, se: float, n: int, level: float = LEVEL) -> Est
     z = sps.norm.ppf(0.5 + level / 2)
     p = float(2 * sps.norm.sf(abs(diff) / se))
     return Estimate(diff, diff - z * se, diff + z * se, p, n, paired=False)
-
-
-@dataclass(frozen=True)
-class McNemar:
-    only_a: int  # examples model A gets right and B wrong
-    only_b: int
-    statistic: float
-    p: float
-    method: str
-
-
-def mcnemar(a_correct, b_correct, exact: bool | None = None) -> McNemar:
-    """McNemar's test on the discordant pairs: exact binomial below 25 of them (or when asked), else χ²."""
-    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
-    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
-    total = only_a + only_b
-    if total == 0:
-        return McNemar(only_a, only_b, 0.0, 1.0, "exact")
-    use_exact = exact if exact is not None else total < 25
-    if use_exact:
-        return McNemar(only_a, only_b, float(only_a), float(sps.binomtest(only_a, total, 0.5).pvalue), "exact")
-    chi2 = (abs(only_a - only_b) - 1) ** 2 / total  # with Edwards' continuity correction
-    return McNemar(only_a, only_b, float(chi2), float(sps.chi2.sf(chi2, 1)), "chi2")
 
 
 def stars(p: float) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 from ftscope.report.data import resample as boot
 from ftscope.report.data import paired as stats
 from ftscope.report.data.values import aligned
+from ftscope.stats import mcnemar
 
 PARTNER = ["hash", "status", "label", "dir", "score", "se", "n_examples", "shots", "dataset", "corpus_name",
            "metric", "model_label"]
@@ -96,7 +97,7 @@ def compare(res: boot.Resampler, a: Mapping, b: Mapping, metric: str | None = No
     p, test = est.p, "bootstrap" if found.paired else "normal"
     if metric == "accuracy" and found.paired:
         _, values = aligned([a["dir"], b["dir"]], metric)
-        result = stats.mcnemar(values[0], values[1])
+        result = mcnemar(values[0].astype(bool), values[1].astype(bool))
         p, test = result.p, f"mcnemar-{result.method}"
     return {"delta": est.value, "lo": est.lo, "hi": est.hi, "p": p, "sig": stars_for(est, p),
             "paired": est.paired, "test": test, "n_paired": est.n}

@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ftscope.report.data import paired as stats
+from ftscope.stats.draws import item_counts, seed_of
 from ftscope.report.data.values import aligned
 
 Fn = Callable[[np.ndarray], np.ndarray]  # m means (or m × B replicate means) → one value (or B values)
@@ -48,11 +49,11 @@ class Resampler:
         self._counts: dict[tuple, np.ndarray] = {}
 
     def counts(self, test_set: str, ids: tuple[str, ...]) -> np.ndarray:
-        key = (test_set, stats.seed_of(test_set, ids), len(ids))
+        key = (test_set, seed_of(test_set, ids), len(ids))
         if key not in self._counts:
             if len(self._counts) > 16:  # one test set at a time is typical; keep memory flat
                 self._counts.pop(next(iter(self._counts)))
-            self._counts[key] = stats.resample_counts(len(ids), key[1], self.n_boot)
+            self._counts[key] = item_counts(len(ids), key[1], self.n_boot)
         return self._counts[key]
 
     def contrast(self, cells: Sequence[Mapping], metric: str, fn: Fn) -> Contrast:
@@ -75,7 +76,7 @@ class Resampler:
     def _unpaired(self, cells: Sequence[Mapping], fn: Fn) -> tuple[np.ndarray, np.ndarray, int]:
         mean = np.array([_num(c.get("score")) for c in cells])
         se = np.array([_num(c.get("se")) for c in cells])
-        rng = np.random.default_rng(stats.seed_of(*[c.get("hash") for c in cells]))
+        rng = np.random.default_rng(seed_of(*[c.get("hash") for c in cells]))
         draws = mean[:, None] + se[:, None] * rng.standard_normal((len(cells), self.n_boot))
         n = min(int(_num(c.get("n_examples"), 0)) for c in cells) if cells else 0
         return fn(mean[:, None])[:, 0], fn(draws), n

@@ -52,22 +52,30 @@ def _load(path: str, mtime_ns: int, metric: str) -> tuple[tuple[str, ...], np.nd
     return tuple(ids), np.asarray(values, dtype=float)
 
 
-def example_values(cell_dir: str | Path, metric: str) -> dict[str, float]:
-    """id → value for one cell; empty when the cell has no readable predictions."""
+def _cell(cell_dir: str | Path, metric: str) -> tuple[tuple[str, ...], np.ndarray]:
     path = CellFiles(cell_dir).predictions_path
     try:
-        ids, values = _load(str(path), path.stat().st_mtime_ns, metric)
+        return _load(str(path), path.stat().st_mtime_ns, metric)
     except OSError:
-        return {}
+        return (), np.zeros(0)
+
+
+def example_values(cell_dir: str | Path, metric: str) -> dict[str, float]:
+    """id → value for one cell; empty when the cell has no readable predictions."""
+    ids, values = _cell(cell_dir, metric)
     return dict(zip(ids, values.tolist()))
 
 
 def aligned(cell_dirs: Sequence[str | Path], metric: str) -> tuple[tuple[str, ...], np.ndarray]:
     """The ids every cell has (sorted) and an m×n matrix of their values, one row per cell."""
-    found = [example_values(d, metric) for d in cell_dirs]
-    common = set(found[0]) if found else set()
-    for values in found[1:]:
-        common &= set(values)
-    ids = tuple(sorted(common))
-    matrix = np.array([[values[i] for i in ids] for values in found], dtype=float).reshape(len(found), len(ids))
-    return ids, matrix
+    found = [_cell(d, metric) for d in cell_dirs]
+    if found and all(ids == found[0][0] for ids, _ in found):  # the usual case: the same items, same order
+        order = np.argsort(found[0][0], kind="stable")
+        return tuple(np.asarray(found[0][0])[order].tolist()), np.stack([v[order] for _, v in found])
+    common = set(found[0][0]) if found else set()
+    for ids, _ in found[1:]:
+        common &= set(ids)
+    keep = tuple(sorted(common))
+    rows = [dict(zip(ids, values.tolist())) for ids, values in found]
+    matrix = np.array([[row[i] for i in keep] for row in rows], dtype=float).reshape(len(found), len(keep))
+    return keep, matrix

@@ -52,6 +52,7 @@ def _pair_parts(tag: str, suffixes: tuple[str, ...] = ("_b",)):
 def _finish(claim: Claim, plans: list[D.UnitPlan], groups: tuple[str, ...], result: D.Result, rules: VerdictRules,
             compares_groups: bool) -> Claim:
     claim.reasons = D.adequacy(plans, groups, result, rules, compares_groups) + claim.reasons
+    claim.design = result.design
     claim.adequate = not claim.reasons and result.estimate is not None
     return claim
 

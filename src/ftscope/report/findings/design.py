@@ -62,6 +62,7 @@ class Result:
     min_items: int | None  # the fewest paired items in any part (None: parts without items)
     levels: tuple[str, ...] = ()  # the levels that varied: train_set, seed, item
     notes: list[str] = field(default_factory=list)
+    design: stats.Design | None = None  # what the estimate was computed from (planning reads its components)
 
 
 def format_values(cell_dir: str, labels: Sequence[str]) -> dict[str, float]:
@@ -137,7 +138,7 @@ def estimate(plans: Sequence[UnitPlan], stat: Stat, groups: Sequence[str], seed:
     except (DataError, ConfigError) as e:  # e.g. a ratio over a zero in-domain change
         return Result(None, len(units), fewest, notes=[str(e)])
     est = Estimate(found.value, found.se, found.df, found.lo, found.hi, found.level, len(units), found.method)
-    return Result(est, len(units), fewest, tuple(found.levels_varied))
+    return Result(est, len(units), fewest, tuple(found.levels_varied), design=design)
 
 
 # ---- unit statistics ------------------------------------------------------------------------
@@ -173,7 +174,7 @@ def adequacy(plans: Sequence[UnitPlan], groups: Sequence[str], result: Result, r
     for group in groups:
         mine = [p for p in plans if p.group == group]
         if not mine:
-            reasons.append(f"no {group} model in this run; add one ({_suggest(group, set())})")
+            reasons.append(f"no {group} model in this run; {_add_model(group)}")
             continue
         sets = {p.train_set for p in mine}
         if compares_groups and len(sets) < rules.min_train_sets:
@@ -191,6 +192,14 @@ def adequacy(plans: Sequence[UnitPlan], groups: Sequence[str], result: Result, r
         reasons.append(f"some cells have only {result.min_items} paired items, the rule asks {rules.min_items}; "
                        f"raise eval.limit to at least {rules.min_items}")
     return reasons
+
+
+def _add_model(group: str) -> str:
+    if group in ("classification", "generation"):
+        return f"add a {group} training set ({_suggest(group, set())})"
+    if group == "fine-tuned":
+        return "add train.methods: [lora] (or full), or a fine-tune under tuned:"
+    return f"add {group} to train.methods (with its plain fine-tuning partner)"
 
 
 def _suggest(group: str, present: set[str]) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from scipy import stats as sps
 
@@ -133,6 +133,7 @@ class Claim:
     scope: str = ""
     mde: float | None = None  # smallest effect the design detects with the stated power, in the test's unit
     adequate: bool = False
+    design: Any = None  # the ftscope.stats Design behind the first primary test (for planning from a pilot)
 
 
 def holm_scales(claims: list[Claim]) -> dict[int, float]:

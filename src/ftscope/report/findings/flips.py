@@ -7,6 +7,8 @@ Classification and per-item benchmark cells only (items with a `correct` flag), 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 
 from ftscope.experiments.files import CellFiles
@@ -17,7 +19,22 @@ COLUMNS = ["model_label", "dataset", "shots", "template", "role", "change", "id"
 
 
 def _by_id(cell_dir: str) -> dict[str, dict]:
-    return {str(r["id"]): r for r in CellFiles(cell_dir).predictions() if isinstance(r.get("correct"), bool)}
+    path = CellFiles(cell_dir).predictions_path
+    try:
+        return _read(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+
+
+@lru_cache(maxsize=512)  # a base cell is read once, not once per tuned cell set against it
+def _read(path: str, mtime_ns: int) -> dict[str, dict]:
+    from ftscope.results import read_jsonl
+
+    try:
+        rows = read_jsonl(path)
+    except ValueError:
+        return {}
+    return {str(r["id"]): r for r in rows if isinstance(r, dict) and isinstance(r.get("correct"), bool)}
 
 
 def _flipped(row: dict) -> list[dict]:
