@@ -100,7 +100,7 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
     pool = [(p, _train_part(entry, data_dir, p, read_records(p))) for p in paths]
     path, records = next(((p, r) for p, r in pool if n is None or len(r) >= n), pool[-1])
     if not records:
-        raise DataError(f"{path}: the training file holds no examples; it needs one record per example")
+        raise DataError(_no_train_records(entry, data_dir, path))
     if n is not None and len(records) < n and not allow_fewer:
         raise DataError(f"{path}: asked for n={n} training examples but the largest file holds "
                         f"{len(records)}; lower n or pass --allow-fewer to use all {len(records)}")
@@ -119,6 +119,14 @@ def _train_part(entry: DatasetEntry, data_dir: Path | None, path: Path, records:
     if test is not None and test.resolve() == path.resolve():
         return records[TEST_HEAD:]
     return records
+
+
+def _no_train_records(entry: DatasetEntry, data_dir: Path | None, path: Path) -> str:
+    test = test_path(entry, data_dir)
+    if test is not None and test.resolve() == path.resolve():
+        return (f"{path}: it is also the test file, whose first {TEST_HEAD} items are kept for testing, and holds "
+                "no more; give a separate train_file: in the dataset spec")
+    return f"{path}: the training file holds no examples; it needs one record per example"
 
 
 def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None:
