@@ -1,8 +1,8 @@
 """Every bad input across the commands gets exactly one line naming the file or field and the fix, exit code
 2, and no traceback. One row per input; each row builds its own files in a temporary folder.
 
-Rows that need a model use the tiny random Llama (conftest) so the table stays fast; the command runs in a
-subprocess, as a user runs it.
+Rows that need a model use the tiny random Llama (conftest), built only if a selected row uses it; each command
+runs in a subprocess, as a user runs it, side by side with the others (one per core).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -172,6 +173,8 @@ row("train: a label outside the task", "'meh', which is not one of positive, neg
     lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_bad_label_spec(t)), "--out", str(t / "o")])
 row("train: inputs longer than the context", "cuts every example's target away")(
     lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_long_input_spec(t)), "--out", str(t / "o")])
+row("train: one small file as both splits", "also the test file")(
+    lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_shared_file_spec(t)), "--out", str(t / "o")])
 row("train: config YAML syntax error", "c.yaml:1: not valid YAML")(
     lambda t, fx: [*TRAIN, "-c", str(write(t / "c.yaml", "lr: [1\nn: 2\n")), "-d", "amazon"])
 row("train: config YAML not a mapping", "expected a mapping of training fields")(
@@ -215,16 +218,28 @@ def _corrupt_adapter(tmp: Path, fx: "_Fixtures") -> Path:
     return folder
 
 
+def _spec_training_on(tmp: Path, records: list[dict], test: list[dict] | None = None) -> Path:
+    """A dataset spec `mine` whose training file holds `records` (its test file, another: `test` or one good item)."""
+    train = write(tmp / "train.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    test_file = write(tmp / "test.jsonl", "".join(json.dumps(r) + "\n" for r in test or [{"input": "good",
+                                                                                           "output": "positive"}]))
+    return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {test_file}\n"
+                                    f"    train_file: {train}\n")
+
+
 def _bad_label_spec(tmp: Path) -> Path:
-    data = write(tmp / "train.jsonl", "".join(json.dumps({"input": f"t{i}", "output": "meh"}) + "\n" for i in range(6)))
-    return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {data}\n"
-                                    f"    train_file: {data}\n")
+    return _spec_training_on(tmp, [{"input": f"t{i}", "output": "meh"} for i in range(6)])
 
 
 def _long_input_spec(tmp: Path) -> Path:
     """Inputs far longer than the default max_length (1024 tokens): every target would be cut away."""
-    records = "".join(json.dumps({"input": "word " * 3000, "output": "positive"}) + "\n" for _ in range(6))
-    data = write(tmp / "long.jsonl", records)
+    return _spec_training_on(tmp, [{"input": "word " * 3000, "output": "positive"} for _ in range(6)])
+
+
+def _shared_file_spec(tmp: Path) -> Path:
+    """One small file as both splits: its first 500 items are the test part, nothing is left to train on."""
+    data = write(tmp / "both.jsonl", "".join(json.dumps({"input": f"t{i}", "output": "positive"}) + "\n"
+                                             for i in range(6)))
     return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {data}\n"
                                     f"    train_file: {data}\n")
 
@@ -254,9 +269,29 @@ class _Fixtures:
         return self.data if key == "data" else str(self.request.getfixturevalue("tiny_model_dir"))
 
 
-@pytest.fixture
-def fixtures(request, paper_data) -> _Fixtures:
-    return _Fixtures(request, paper_data)
+def _answer(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp / "cache"),
+           "OMP_NUM_THREADS": "1"}  # rows run side by side: one thread each
+    return subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp)
+
+
+@pytest.fixture(scope="module")
+def answers(request, tmp_path_factory, paper_data) -> dict[str, subprocess.CompletedProcess]:
+    """Every selected row's command, run as a subprocess, as many at once as there are cores (each is mostly
+    Python start-up and imports, one core apiece): the table costs its slowest rows, not their sum."""
+    selected = {item.callspec.params["name"] for item in request.session.items
+                if getattr(item, "originalname", "") == "test_bad_input_is_one_line_exit_2_no_traceback"}
+    fixtures = _Fixtures(request, paper_data)
+    jobs = {}
+    for name, setup, _ in ROWS:
+        if name in selected:
+            tmp = tmp_path_factory.mktemp("row")
+            jobs[name] = (setup(tmp, fixtures), tmp)  # in this thread: a row may build the tiny model
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
+        futures = {name: pool.submit(_answer, *job) for name, job in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
 
 
 def test_the_table_is_large_enough():
@@ -264,11 +299,8 @@ def test_the_table_is_large_enough():
 
 
 @pytest.mark.parametrize("name, setup, message", ROWS, ids=[r[0] for r in ROWS])
-def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, fixtures, name, setup, message):
-    args = setup(tmp_path, fixtures)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=tmp_path)
+def test_bad_input_is_one_line_exit_2_no_traceback(answers, name, setup, message):
+    done = answers[name]
     lines = [line for line in done.stderr.splitlines() if line.strip() and not _noise(line)]
     assert done.returncode == 2, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
