@@ -16,7 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ftscope.evaluation import EvalSpec, evaluate
+from ftscope.evaluation import evaluate
+from ftscope.specs import EvalSpec
 from ftscope.models import LoadOptions, language_model, load_model
 from ftscope.prompts import context, template_for
 from ftscope.specs import ModelRef, freeze_options

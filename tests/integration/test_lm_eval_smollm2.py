@@ -24,7 +24,8 @@ from lm_eval.models.huggingface import HFLM  # noqa: E402
 from lm_eval.tasks import TaskManager  # noqa: E402
 
 from ftscope.errors import ConfigError  # noqa: E402
-from ftscope.evaluation import EvalSpec, evaluate  # noqa: E402
+from ftscope.evaluation import evaluate  # noqa: E402
+from ftscope.specs import EvalSpec  # noqa: E402
 from ftscope.evaluation.lm_eval import evaluate_lm_eval, export_task_yamls, read_log_samples  # noqa: E402
 from ftscope.models import language_model, load_model  # noqa: E402
 from ftscope.tasks import Catalogue  # noqa: E402

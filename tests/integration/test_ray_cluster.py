@@ -14,7 +14,7 @@ import pytest
 
 from ftscope.experiments.config import load_experiment
 from ftscope.experiments.store import Store
-from test_experiment_runs import reference, results, write_experiment  # noqa: F401 (fixture)
+from grid_runs import results, write_experiment
 
 pytestmark = pytest.mark.integration
 ray = pytest.importorskip("ray")

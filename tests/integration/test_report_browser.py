@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ftscope.report import build_report
-from ftscope.report.style import SCRIPT
+from ftscope.report.render.style import SCRIPT
 from synthetic_store import write_synthetic_store
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,8 @@ import json
 import pytest
 import torch
 
-from ftscope.evaluation import EvalSpec, evaluate
+from ftscope.evaluation import evaluate
+from ftscope.specs import EvalSpec
 from ftscope.models import LoadOptions, language_model, load_model
 from ftscope.tasks import Catalogue
 from ftscope.training import TrainSpec, load_trained, train

@@ -1,8 +1,8 @@
 """Every bad input across the commands gets exactly one line naming the file or field and the fix, exit code
 2, and no traceback. One row per input; each row builds its own files in a temporary folder.
 
-Rows that need a model use the tiny random Llama (conftest) so the table stays fast; the command runs in a
-subprocess, as a user runs it.
+Rows that need a model use the tiny random Llama (conftest), built only if a selected row uses it; each command
+runs in a subprocess, as a user runs it, side by side with the others (one per core).
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-Setup = Callable[[Path, dict], list[str]]  # (tmp folder, fixtures) → the command's arguments
+Setup = Callable[[Path, "_Fixtures"], list[str]]  # (tmp folder, fixtures) → the command's arguments
 ROWS: list[tuple[str, Setup, str]] = []
 
 
@@ -48,7 +49,7 @@ eval:
 """
 
 
-def experiment(tmp: Path, fx: dict, edit: tuple[str, str] | None = None, text: str | None = None) -> list[str]:
+def experiment(tmp: Path, fx: "_Fixtures", edit: tuple[str, str] | None = None, text: str | None = None) -> list[str]:
     body = text if text is not None else GOOD_YAML.format(store=tmp / "store", data=fx["data"])
     if edit:
         assert edit[0] in body, edit
@@ -63,7 +64,7 @@ row("yaml top level is a list", "the top level must be a mapping")(
     lambda t, fx: experiment(t, fx, text="- name: t\n"))
 row("unknown key", "exp.yaml:8: train.epochz: unknown key")(
     lambda t, fx: experiment(t, fx, ("  n: [8]", "  n: [8]\n  epochz: 2")))
-row("wrong type", "exp.yaml:13: eval.limit")(lambda t, fx: experiment(t, fx, ("limit: 5", "limit: five")))
+row("wrong type", "exp.yaml:11: eval.limit")(lambda t, fx: experiment(t, fx, ("limit: 5", "limit: five")))
 row("unknown method", "train.methods.0: 'lorra' is not one of")(
     lambda t, fx: experiment(t, fx, ("[lora]", "[lorra]")))
 row("unknown eval dataset", "eval.datasets.0: 'sst3' is not a dataset")(
@@ -82,6 +83,20 @@ row("training option of another method", "fticl_k")(
     lambda t, fx: experiment(t, fx, ("  n: [8]", "  n: [8]\n  params: {fticl_k: 2}")))
 row("shots beyond the demonstration pool", "eval.shots")(lambda t, fx: experiment(t, fx, ("[0]", "[0, 99]")))
 row("unwritable store", "not writable")(lambda t, fx: experiment(t, fx, (str(t / "store"), "/proc/ftscope-store")))
+row("experiment YAML not UTF-8", "exp.yaml: not UTF-8")(
+    lambda t, fx: ["run", str(write(t / "exp.yaml", b"name: caf\xe9\n")), "--dry-run"])
+row("unclosed quote", "exp.yaml:1: not valid YAML")(lambda t, fx: experiment(t, fx, ("name: t", 'name: "t')))
+row("a list where a mapping goes", "exp.yaml:8: train.params: Input should be a valid dictionary")(
+    lambda t, fx: experiment(t, fx, ("  n: [8]", "  n: [8]\n  params: [1]")))
+row("override into a scalar", "'name' is not a mapping")(lambda t, fx: experiment(t, fx) + ["--set", "name.x=1"])
+row("tuned model that is a pickle-only folder", "exp.yaml:4: tuned.0.path")(
+    lambda t, fx: experiment(t, fx, ("train:", f"tuned: [{{path: {_pickle_only(t)}}}]\ntrain:")))
+row("RAG corpus in a study that is malformed", "not valid JSON")(
+    lambda t, fx: experiment(t, fx, ("eval:", f"rag: {{corpora: [{write(t / 'c.json', '{')}]}}\neval:")))
+row("zero workers", "--workers")(lambda t, fx: experiment(t, fx) + ["--workers", "0"])
+row("unknown backend", "--backend")(lambda t, fx: experiment(t, fx) + ["--backend", "slurm"])
+row("status of a missing experiment", "experiment file not found")(lambda t, fx: ["status", str(t / "nope.yaml")])
+row("plan: an effect off the 0-1 scale", "--effect")(lambda t, fx: ["plan", "x.yaml", "--effect", "5"])
 
 # ---- eval -----------------------------------------------------------------------------------
 EVAL = ["eval", "--limit", "3"]
@@ -111,7 +126,7 @@ row("eval: inputs longer than the context", "longer than the model's context")(
     lambda t, fx: [*EVAL, "-d", str(write(t / "long.jsonl", json.dumps({"input": "word " * 2000,
                                                                        "output": "positive"}) + "\n")),
                    "--task", "sentiment", "-m", fx["tiny"]])
-row("eval: spec YAML syntax error", "spec.yaml: not valid YAML")(
+row("eval: spec YAML syntax error", "spec.yaml:2: not valid YAML")(
     lambda t, fx: [*EVAL, "-d", "x", "--spec", str(write(t / "spec.yaml", "datasets: [\n"))])
 row("eval: spec YAML top-level list", "expected a mapping with a `datasets:` list")(
     lambda t, fx: [*EVAL, "-d", "x", "--spec", str(write(t / "spec.yaml", "- a\n"))])
@@ -127,6 +142,22 @@ row("eval: corrupt adapter weights", "cannot load")(
 row("eval: hub id offline", "not in the local hub cache")(
     lambda t, fx: [*EVAL, "-d", "sst2", "-m", "nobody-here/no-model-xyz"])
 row("eval: shots beyond the pool", "demonstrations")(lambda t, fx: [*EVAL, "-d", "sst2", "--shots", "99"])
+row("eval: dataset file not found", "file not found")(
+    lambda t, fx: [*EVAL, "-d", str(t / "missing.jsonl"), "--task", "sentiment"])
+row("eval: malformed --map", "--map")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "a.csv", "x\n1\n")), "--task", "sentiment", "--map", "input"])
+row("eval: JSON file that is not a list", "expected a JSON list of objects")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "d.json", '{"input": "a"}')), "--task", "sentiment"])
+row("eval: a `data:` file not in the SQuAD layout", "SQuAD v1.1 layout")(
+    lambda t, fx: [*EVAL, "-d", str(write(t / "s.json", json.dumps({"data": [{"paragraphs": [{"qas": [{"answers": [{}]}]}]}]}))),
+                   "--task", "qa"])
+row("eval: model folder with torn safetensors", "cannot load")(lambda t, fx: [*EVAL, "-d", "sst2", "-m", str(_torn_model(t))])
+row("eval: a file that is no model", "neither a .gguf model nor a folder")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "-m", str(write(t / "weights.txt", "x"))])
+row("eval: adapter hub id offline", "not in the local hub cache")(
+    lambda t, fx: [*EVAL, "-d", "sst2", "--adapter", "nobody-here/no-adapter-xyz"])
+row("eval: spec YAML not UTF-8", "spec.yaml: not UTF-8")(
+    lambda t, fx: [*EVAL, "-d", "x", "--spec", str(write(t / "spec.yaml", b"datasets: [caf\xe9]\n"))])
 
 # ---- train ----------------------------------------------------------------------------------
 TRAIN = ["train", "--n", "4", "--epochs", "1"]
@@ -138,19 +169,39 @@ row("train: dataset without a training file", "no training file")(
 row("train: n = 0", "n")(lambda t, fx: ["train", "-d", "amazon", "--n", "0"])
 row("train: every target cut by max_length", "max_length")(
     lambda t, fx: [*TRAIN, "-d", "amazon", "-m", fx["tiny"], "--set", "max_length=8", "--out", str(t / "o")])
-row("train: a label outside the task", "'meh' is not one of positive, negative")(
+row("train: a label outside the task", "'meh', which is not one of positive, negative")(
     lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_bad_label_spec(t)), "--out", str(t / "o")])
+row("train: inputs longer than the context", "cuts every example's target away")(
+    lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_long_input_spec(t)), "--out", str(t / "o")])
+row("train: one small file as both splits", "also the test file")(
+    lambda t, fx: [*TRAIN, "-m", fx["tiny"], "-d", "mine", "--spec", str(_shared_file_spec(t)), "--out", str(t / "o")])
+row("train: config YAML syntax error", "c.yaml:1: not valid YAML")(
+    lambda t, fx: [*TRAIN, "-c", str(write(t / "c.yaml", "lr: [1\nn: 2\n")), "-d", "amazon"])
+row("train: config YAML not a mapping", "expected a mapping of training fields")(
+    lambda t, fx: [*TRAIN, "-c", str(write(t / "c.yaml", "- lr\n")), "-d", "amazon"])
+row("train: malformed --set", "expected field=value")(lambda t, fx: [*TRAIN, "-d", "amazon", "--set", "lr"])
+row("train: --out holds something else", "not empty")(
+    lambda t, fx: [*TRAIN, "-d", "amazon", "-m", fx["tiny"], "--out", str(write(t / "o" / "x.txt", "x").parent)])
 
 # ---- rag, audit, report ---------------------------------------------------------------------
 RAG = ["rag", "--limit", "2"]
 row("rag: empty corpus", "empty")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", ""))])
-row("rag: malformed corpus", "invalid JSON")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", "{"))])
+row("rag: malformed corpus", "not valid JSON")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", "{"))])
 row("rag: no question has an answer", "no questions with a gold answer")(
     lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", json.dumps({"data": [{"title": "t", "paragraphs": [
         {"context": "Paris.", "qas": [{"id": "q", "question": "?", "answers": []}]}]}]})))])
 row("rag: a context that is not a string", "context")(
     lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", json.dumps({"data": [{"title": "t", "paragraphs": [
         {"context": 3, "qas": [{"id": "q", "question": "?", "answers": [{"text": "a"}]}]}]}]})))])
+row("rag: corpus not found", "not found")(lambda t, fx: [*RAG, "--corpus", str(t / "nope.json")])
+row("rag: corpus not UTF-8", "not UTF-8")(lambda t, fx: [*RAG, "--corpus", str(write(t / "c.json", b'{"data": "caf\xe9"}'))])
+row("rag: a documents JSONL line that is not JSON", "c.jsonl:2: not valid JSON")(
+    lambda t, fx: [*RAG, "--corpus", str(write(t / "c.jsonl", '{"text": "a"}\n{oops\n'))])
+row("rag: document questions without answers", "no questions with a gold answer")(
+    lambda t, fx: [*RAG, "--corpus", str(write(t / "c.jsonl", '{"text": "Paris is in France."}\n')), "--questions",
+                   str(write(t / "q.jsonl", '{"id": "1", "question": "Where?", "answers": []}\n'))])
+row("rag: limit 0", "--limit: 0")(lambda t, fx: [*RAG, "--limit", "0", "--corpus", "x.json"])
+row("rag: unwritable --out", "not writable")(lambda t, fx: [*RAG, "--corpus", "x.json", "--out", "/proc/ftscope-rag"])
 row("rag: unknown retriever", "--retriever")(lambda t, fx: [*RAG, "--corpus", "x.json", "--retriever", "magic"])
 row("rag: judge is the model", "model under test")(
     lambda t, fx: [*RAG, "--corpus", "x.json", "--judge", "smollm2-135m"])
@@ -158,7 +209,7 @@ row("audit: nothing to audit", "give the tuned model")(lambda t, fx: ["audit"])
 row("report: not a store", "neither an experiment YAML nor a store")(lambda t, fx: ["report", str(t)])
 
 
-def _corrupt_adapter(tmp: Path, fx: dict) -> Path:
+def _corrupt_adapter(tmp: Path, fx: "_Fixtures") -> Path:
     folder = tmp / "bad-adapter"
     write(folder / "adapter_config.json", json.dumps({"peft_type": "LORA", "base_model_name_or_path": fx["tiny"],
                                                       "r": 8, "lora_alpha": 16, "target_modules": ["q_proj"],
@@ -167,10 +218,35 @@ def _corrupt_adapter(tmp: Path, fx: dict) -> Path:
     return folder
 
 
+def _spec_training_on(tmp: Path, records: list[dict], test: list[dict] | None = None) -> Path:
+    """A dataset spec `mine` whose training file holds `records` (its test file, another: `test` or one good item)."""
+    train = write(tmp / "train.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    test_file = write(tmp / "test.jsonl", "".join(json.dumps(r) + "\n" for r in test or [{"input": "good",
+                                                                                           "output": "positive"}]))
+    return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {test_file}\n"
+                                    f"    train_file: {train}\n")
+
+
 def _bad_label_spec(tmp: Path) -> Path:
-    data = write(tmp / "train.jsonl", "".join(json.dumps({"input": f"t{i}", "output": "meh"}) + "\n" for i in range(6)))
+    return _spec_training_on(tmp, [{"input": f"t{i}", "output": "meh"} for i in range(6)])
+
+
+def _long_input_spec(tmp: Path) -> Path:
+    """Inputs far longer than the default max_length (1024 tokens): every target would be cut away."""
+    return _spec_training_on(tmp, [{"input": "word " * 3000, "output": "positive"} for _ in range(6)])
+
+
+def _shared_file_spec(tmp: Path) -> Path:
+    """One small file as both splits: its first 500 items are the test part, nothing is left to train on."""
+    data = write(tmp / "both.jsonl", "".join(json.dumps({"input": f"t{i}", "output": "positive"}) + "\n"
+                                             for i in range(6)))
     return write(tmp / "spec.yaml", f"datasets:\n  - name: mine\n    task: sentiment\n    test_file: {data}\n"
                                     f"    train_file: {data}\n")
+
+
+def _torn_model(tmp: Path) -> Path:
+    write(tmp / "torn" / "config.json", json.dumps({"model_type": "llama"}))
+    return write(tmp / "torn" / "model.safetensors", b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":").parent
 
 
 def _pickle_only(tmp: Path) -> Path:
@@ -183,9 +259,39 @@ def _folder(path: Path) -> Path:
     return path
 
 
+class _Fixtures:
+    """`fx["tiny"]` builds the tiny model on first use only: rows that need no model never wait for one."""
+
+    def __init__(self, request: pytest.FixtureRequest, paper_data: Path):
+        self.request, self.data = request, str(paper_data)
+
+    def __getitem__(self, key: str) -> str:
+        return self.data if key == "data" else str(self.request.getfixturevalue("tiny_model_dir"))
+
+
+def _answer(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp / "cache"),
+           "OMP_NUM_THREADS": "1"}  # rows run side by side: one thread each
+    return subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp)
+
+
 @pytest.fixture(scope="module")
-def fixtures(tiny_model_dir, paper_data) -> dict:
-    return {"tiny": str(tiny_model_dir), "data": str(paper_data)}
+def answers(request, tmp_path_factory, paper_data) -> dict[str, subprocess.CompletedProcess]:
+    """Every selected row's command, run as a subprocess, as many at once as there are cores (each is mostly
+    Python start-up and imports, one core apiece): the table costs its slowest rows, not their sum."""
+    selected = {item.callspec.params["name"] for item in request.session.items
+                if getattr(item, "originalname", "") == "test_bad_input_is_one_line_exit_2_no_traceback"}
+    fixtures = _Fixtures(request, paper_data)
+    jobs = {}
+    for name, setup, _ in ROWS:
+        if name in selected:
+            tmp = tmp_path_factory.mktemp("row")
+            jobs[name] = (setup(tmp, fixtures), tmp)  # in this thread: a row may build the tiny model
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
+        futures = {name: pool.submit(_answer, *job) for name, job in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
 
 
 def test_the_table_is_large_enough():
@@ -193,11 +299,8 @@ def test_the_table_is_large_enough():
 
 
 @pytest.mark.parametrize("name, setup, message", ROWS, ids=[r[0] for r in ROWS])
-def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path, fixtures, name, setup, message):
-    args = setup(tmp_path, fixtures)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=tmp_path)
+def test_bad_input_is_one_line_exit_2_no_traceback(answers, name, setup, message):
+    done = answers[name]
     lines = [line for line in done.stderr.splitlines() if line.strip() and not _noise(line)]
     assert done.returncode == 2, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert "Traceback" not in done.stderr, done.stderr[-3000:]

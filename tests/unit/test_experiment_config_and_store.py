@@ -35,7 +35,7 @@ def write(tmp_path, text):
     (("[lora, fticl]", "[lora, fticll]"), "exp.yaml:4: train.methods.1: 'fticll' is not one of"),
     (("[sentiment, socialqa]", "[sentiment, socialqb]"), "exp.yaml:9: eval.datasets.1: 'socialqb'"),
     (("{fticl_k: 2}", "{fticl_k: 0}"), "fticl_k: must be 1 or more"),
-    (("name: t", "name: [t"), "exp.yaml:2: not valid YAML"),
+    (("name: t", "name: [t"), "exp.yaml:1: not valid YAML"),  # the line of the unclosed [
 ])
 def test_bad_yaml_gets_file_line_and_key(tmp_path, edit, message):
     text = GOOD.format(store=tmp_path / "s").replace(*edit)

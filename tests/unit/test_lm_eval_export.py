@@ -22,7 +22,8 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 from lm_eval.utils import make_table  # noqa: E402
 
 from ftscope.errors import ConfigError  # noqa: E402
-from ftscope.evaluation import EvalSpec, evaluate  # noqa: E402
+from ftscope.evaluation import evaluate  # noqa: E402
+from ftscope.specs import EvalSpec  # noqa: E402
 from ftscope.evaluation.lm_eval import evaluate_lm_eval, export_task_yamls, results_json  # noqa: E402
 from ftscope.models import language_model  # noqa: E402
 from ftscope.tasks import Catalogue, DatasetEntry, Task  # noqa: E402

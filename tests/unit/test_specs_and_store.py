@@ -111,5 +111,5 @@ def test_a_store_of_the_old_format_is_refused_in_one_line(tmp_path):
 def test_an_unwritable_store_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ConfigError, match="cannot create the store folder"):
+    with pytest.raises(ConfigError, match="not writable"):
         Store(blocker / "store")

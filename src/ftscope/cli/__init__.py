@@ -7,6 +7,7 @@ exits 130 with the store resumable; anything else is a bug and keeps its traceba
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 # OpenMP threads that spin while they wait turn a busy machine (another job, or --workers) into a standstill:
@@ -20,30 +21,45 @@ from ftscope.cli import audit, eval as eval_, lists, lm_eval, rag, report, run, 
 from ftscope.cli.common import console
 from ftscope.errors import FtscopeError
 
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fine-tune a model and measure what it did to generalization.")
 for module in (lists, eval_, train, rag, audit, report, run, lm_eval):
     module.register(app)
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C raises once; a second press must not cut short the worker giving its cell back (kill -9 still
+    stops everything, and the store recovers from that too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt_once)
+    sys.exit(_run())
+
+
+def _run() -> int:
+    """The exit code. Without standalone mode click and typer *return* an Exit's code (a command's
+    `typer.Exit(1)`; recent typer also turns Ctrl-C into Exit(130)) instead of exiting: it is used here."""
+    import click
+
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except FtscopeError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
+        return 2
+    except (KeyboardInterrupt, click.exceptions.Abort):  # older typer: Ctrl-C arrives as Abort
+        code = INTERRUPTED
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:  # usage errors carry their own formatting
+        e.show()
+        return e.exit_code
+    if code == INTERRUPTED:
         console.print("interrupted: finished cells are kept and the cells in progress went back to pending; "
                       "run the same command again to resume", highlight=False, soft_wrap=True)
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click's usage errors carry their own formatting
-        import click
-
-        if isinstance(e, click.exceptions.Abort):  # click turns Ctrl-C at a prompt into Abort
-            sys.exit(130)
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    return code if isinstance(code, int) else 0

@@ -20,8 +20,6 @@ def report_cmd(
                                                        "schema, under OUT/lm-eval/<model>/")] = False,
 ) -> None:
     """Write report.md, report.html, tables and figures from the store (never loads a model)."""
-    from ftscope.report import build_report
-
     experiment = None
     if source.is_file():
         from ftscope.experiments.config import load_experiment
@@ -32,6 +30,8 @@ def report_cmd(
         store = source
     else:
         raise ConfigError(f"{source}: neither an experiment YAML nor a store folder (no index.sqlite)")
+    from ftscope.report import build_report  # after the arguments are checked: it imports pandas and matplotlib
+
     page = build_report(store, out or store / "report", experiment)
     console.print(f"report: {page}")
     if lm_eval_results:

@@ -82,10 +82,12 @@ def _exit_on_failures(config) -> None:
 
 def _print_plan(config, workers: int) -> None:
     from ftscope.experiments.grid import expand
+    from ftscope.experiments.preflight import check_inputs
     from ftscope.experiments.runner import plan, progress_table
     from ftscope.experiments.store import Store
 
     grid = expand(config)
+    check_inputs(config, (c.spec for c in grid.rag))  # what a real run refuses, a dry run refuses too
     store = Store(config.store)  # reads what exists; registers nothing
     p = plan(store, grid, workers)
     console.print(progress_table(p, 0.0))
@@ -130,12 +132,12 @@ def plan_cmd(
 ) -> None:
     """What the study can tell before it runs: per claim, the smallest detectable effect, the power at
     --effect, and how many seeds / items / training sets that effect needs; the training memory estimate."""
+    if not 0 < effect < 1:
+        raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     from ftscope.experiments.config import load_experiment
     from ftscope.experiments.grid import expand
     from ftscope.experiments.planning import memory_rows, plan_rows
 
-    if not 0 < effect < 1:
-        raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     config = load_experiment(experiment, override or [])
     grid = expand(config, check_models=False)  # planning needs no model on this machine
     out = out_console()

@@ -16,7 +16,7 @@ from ftscope.experiments.summary import summarise
 
 def run_and_summarise(config: ExperimentConfig, console: Console) -> dict[str, dict]:
     """Run `config` into its store and write the summary: template → summary (RAG cells under "rag")."""
-    run_grid(config, 1, "local", None, console)
+    run_grid(config, 1, "local", None, console, strict=True)  # one model: its first error is the answer
     store, grid = Store(config.store), expand(config)
     out, templates = Path(config.store), config.eval.templates
     summaries = {}

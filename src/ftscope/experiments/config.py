@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ftscope.errors import ConfigError
 from ftscope.specs import DType, FewshotSelection, RagFormat, RetrieverName, Scoring, TemplateId, VerdictRules
+from ftscope.yaml_files import parse_yaml, read_yaml_text
 
 
 class _Strict(BaseModel):
@@ -121,16 +122,9 @@ class ExperimentConfig(_Strict):
 
 def load_experiment(path: str | Path, overrides: list[str] = ()) -> ExperimentConfig:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: experiment file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text) or {}
-        root = yaml.compose(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    text = read_yaml_text(path, "experiment file")
+    raw = parse_yaml(text, path) or {}
+    root = yaml.compose(text)  # parsed once already: the nodes give each key its line for the messages
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping with at least `name:`")
     for item in overrides:
@@ -179,3 +173,16 @@ def _override(raw: dict, item: str, path: Path) -> None:
         if not isinstance(target, dict):
             raise ConfigError(f"{path}: override '{item}': '{key}' is not a mapping")
     target[last] = yaml.safe_load(value)
+
+
+def where(config: ExperimentConfig, *loc: Any) -> str:
+    """`file:line: a.b.c` for a key of the config's YAML; just `a.b.c` for a config built by a command
+    (`ftscope eval`), which has no file to point into."""
+    key = ".".join(map(str, loc))
+    if not config.source:
+        return key
+    try:
+        root = yaml.compose(Path(config.source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = None
+    return f"{config.source}:{_line(root, [str(x) for x in loc])}: {key}"

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from ftscope.errors import DataError
 from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.grid import Grid, expand
+from ftscope.experiments.preflight import check_inputs
 from ftscope.experiments.store import Store
 from ftscope.experiments.worker import run_worker
 from ftscope.specs import Cell, canonical, cell_from_dict, cell_hash
@@ -38,8 +42,11 @@ class Plan:
 
 
 def open_grid(config: ExperimentConfig, console: Console | None = None) -> tuple[Store, Grid]:
-    """Expand and register the grid; done cells whose files are torn go back to pending (and are named)."""
-    store, grid = Store(config.store), expand(config)
+    """Expand, check what the cells will read (preflight), register; done cells whose files are torn go back
+    to pending (and are named)."""
+    grid = expand(config)
+    check_inputs(config, (c.spec for c in grid.rag))
+    store = Store(config.store)
     store.register(config.name, grid.cells, canonical(config.model_dump(mode="json")))
     for hash_, problem in store.reset_broken(cell_hash(c) for c in grid.cells):
         if console:
@@ -68,18 +75,25 @@ def _seconds_per_kind(store: Store) -> dict[str, float]:
 
 
 def run_grid(config: ExperimentConfig, workers: int = 1, backend: str = "local", address: str | None = None,
-             console: Console | None = None) -> Plan:
-    """Run every cell not done yet; Ctrl-C gives the cells in progress back (pending) and re-raises."""
+             console: Console | None = None, strict: bool = False) -> Plan:
+    """Run every cell not done yet; Ctrl-C gives the cells in progress back (pending) and re-raises.
+
+    `strict` (a one-model `ftscope eval`/`rag`, one local worker): a dataset named directly that cannot be
+    loaded, or the first failed cell, ends the run with its error instead of being skipped or recorded."""
     console = console or Console(stderr=True)
     store, grid = open_grid(config, console)
     for name, reason in grid.unavailable.items():
+        if strict and name in config.eval.datasets:
+            raise DataError(reason)
         console.print(f"skipped dataset {name}: {reason}")
     retried = store.retry_failed(config.name)
     if retried:
         console.print(f"retrying {retried} cell(s) that failed before")
-    live = _Live(store, grid, workers, console)
-    with live:
-        {"local": _run_local, "ray": _run_ray}[backend](store, grid, workers, address)
+    with _Live(store, grid, workers, console):
+        if strict:
+            run_worker(store, grid.config, grid.cells, strict=True)
+        else:
+            {"local": _run_local, "ray": _run_ray}[backend](store, grid, workers, address)
     return plan(store, grid, workers)
 
 
@@ -96,26 +110,55 @@ def _run_local(store: Store, grid: Grid, workers: int, address: str | None) -> N
         return
     ctx = multiprocessing.get_context("spawn")  # torch and fork do not mix
     cells = [c.to_dict() for c in grid.cells]  # sent, not re-expanded in every worker
-    args = (grid.config.model_dump(mode="json"), cells, threads_per_worker(workers))
+    stop = ctx.Event()
+    args = (grid.config.model_dump(mode="json"), cells, threads_per_worker(workers), stop)
     procs = [ctx.Process(target=_process_worker, args=args, daemon=True) for _ in range(workers)]
-    for p in procs:
-        p.start()
+    with _sigint_ignored():  # inherited: a child still starting up must not print a KeyboardInterrupt trace
+        for p in procs:
+            p.start()
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:  # the children got the same SIGINT: wait for them to give their cells back
-        for p in procs:
-            p.join(timeout=60)
+    except KeyboardInterrupt:
+        _stop_workers(procs, stop)
         raise
 
 
-def _process_worker(config: dict[str, Any], cells: list[dict], threads: int) -> None:
-    import torch
+def _stop_workers(procs: list, stop: Any) -> None:
+    """Ctrl-C reaches the whole process group, `kill -INT` only this process: either way each child is told
+    (SIGINT gives back the cell it runs; `stop` keeps one still starting up from claiming any), and waited for."""
+    stop.set()
+    for p in procs:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    for p in procs:
+        p.join(timeout=60)
 
-    torch.set_num_threads(threads)
-    cfg = ExperimentConfig.model_validate(config)
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        run_worker(Store(cfg.store), cfg, [cell_from_dict(c) for c in cells])
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """The first SIGINT raises; later ones (Ctrl-C reaches a child, then the parent forwards it) are ignored, so
+    they cannot cut short the release of the cell the first one interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _process_worker(config: dict[str, Any], cells: list[dict], threads: int, stop: Any) -> None:
+    signal.signal(signal.SIGINT, _interrupt_once)  # ignored until here (see _run_local)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        cfg = ExperimentConfig.model_validate(config)
+        run_worker(Store(cfg.store), cfg, [cell_from_dict(c) for c in cells], stop=stop)
     except KeyboardInterrupt:
         pass  # the worker gave its cell back; the parent prints the one line
 
@@ -143,7 +186,10 @@ class _Live:
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join()
-        self._live.update(self._table())
+        if exc[0] is None:
+            self._live.update(self._table())
+        else:  # an error or Ctrl-C: its one line is the answer; a last table would bury it
+            self._live.transient = True
         self._live.__exit__(*exc)
 
     def _table(self) -> Group:

@@ -70,14 +70,18 @@ class Store:
         fresh = not (self.root / "index.sqlite").is_file()
         try:
             (self.root / "cells").mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"{self.root}: cannot create the store folder ({e.strerror}); "
-                              "give a writable store: path") from None
-        with self._db() as db:
-            db.executescript(SCHEMA)
-            if fresh:
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
-            found = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            with self._db() as db:
+                db.executescript(SCHEMA)
+                if fresh:
+                    db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+                found = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        except (OSError, sqlite3.OperationalError) as e:  # a read-only folder fails at the index, not mkdir
+            why = getattr(e, "strerror", None) or str(e)
+            raise ConfigError(f"store {self.root}: not writable ({why}); give a store: path you can write "
+                              "to") from None
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(f"{self.root / 'index.sqlite'}: not a readable store index ({e}); move the store "
+                              "away or give a new store: path, and rerun") from None
         if found is None or int(found[0]) != FORMAT:
             raise ConfigError(f"{self.root}: this store was written by an older ftscope (format "
                               f"{found[0] if found else 1}, now {FORMAT}); its cells cannot be read back "
@@ -176,6 +180,13 @@ class Store:
         with self._db() as db:
             db.execute("UPDATE cells SET status='pending', worker=NULL, heartbeat=NULL WHERE hash=? AND worker=? "
                        "AND status='running'", (hash_, worker))
+
+    def release_held(self, worker: str) -> int:
+        """Give back every cell `worker` holds: an interrupt can land between a claim's commit and the code
+        that knows it claimed, so the worker cannot rely on knowing which cell it holds."""
+        with self._db() as db:
+            return db.execute("UPDATE cells SET status='pending', worker=NULL, heartbeat=NULL WHERE worker=? AND "
+                              "status='running'", (worker,)).rowcount
 
     # ---- reading ------------------------------------------------------------------------
     def status_of(self, hashes: Iterable[str]) -> dict[str, str]:

@@ -5,7 +5,8 @@ is one SQLite transaction, so each cell runs once. A cell is runnable when the c
 eval's trained model) is done; cells of the model this worker already holds go first, so a model
 is loaded once per run of its cells. A failed cell records its error and the grid goes on; cells
 that need a failed model fail with a line saying so. An interrupted worker (Ctrl-C, a stop event)
-gives its cell back, pending, for the next run.
+gives its cell back, pending, for the next run. A strict worker (a one-model `ftscope eval`/`rag`, where
+the failure is the whole answer) records the failure the same way and then raises it.
 """
 
 from __future__ import annotations
@@ -57,28 +58,33 @@ def _fail_blocked(store: Store, hash_: str, cell: Cell, worker: str) -> None:
 
 
 def run_worker(store: Store, config: ExperimentConfig, cells: Iterable[Cell], stop: threading.Event | None = None,
-               worker: str | None = None, on_done: OnDone | None = None) -> int:
-    """Work until no cell is left (or `stop` is set); returns how many cells this worker ran."""
+               worker: str | None = None, on_done: OnDone | None = None, strict: bool = False) -> int:
+    """Work until no cell is left (or `stop` is set); returns how many cells this worker ran. `strict`: the
+    first failed cell's exception is raised (after it is recorded, so a rerun retries the cell)."""
     worker = worker or worker_id()
     runner = CellRunner(config, lambda h: store.files(h).model_dir)
     todo, done, current = [(cell_hash(c), c) for c in cells], 0, None
-    while not (stop and stop.is_set()):
-        found, waiting = _next_cell(store, todo, current, worker)
-        if found is None:
-            if not waiting:
-                return done
-            time.sleep(IDLE_POLL_SECONDS)
-            continue
-        hash_, cell = found
-        current = _model_key(cell, hash_)
-        status = _run_one(store, runner, hash_, cell, worker)
-        done += 1
-        if on_done:
-            on_done(cell, hash_, status)
+    try:
+        while not (stop and stop.is_set()):
+            found, waiting = _next_cell(store, todo, current, worker)
+            if found is None:
+                if not waiting:
+                    return done
+                time.sleep(IDLE_POLL_SECONDS)
+                continue
+            hash_, cell = found
+            current = _model_key(cell, hash_)
+            status = _run_one(store, runner, hash_, cell, worker, strict)
+            done += 1
+            if on_done:
+                on_done(cell, hash_, status)
+    except KeyboardInterrupt:  # wherever it landed (mid-cell, mid-claim): what this worker holds goes back
+        store.release_held(worker)
+        raise
     return done
 
 
-def _run_one(store: Store, runner: CellRunner, hash_: str, cell: Cell, worker: str) -> str:
+def _run_one(store: Store, runner: CellRunner, hash_: str, cell: Cell, worker: str, strict: bool = False) -> str:
     beating = threading.Event()
     thread = threading.Thread(target=_beat, args=(store, hash_, worker, beating), daemon=True)
     thread.start()
@@ -87,12 +93,13 @@ def _run_one(store: Store, runner: CellRunner, hash_: str, cell: Cell, worker: s
         runner.run(cell, store.files(hash_))
     except FtscopeError as e:
         store.fail(hash_, worker, str(e))
+        if strict:
+            raise
         return "failed"
-    except KeyboardInterrupt:
-        store.release(hash_, worker)
-        raise
     except Exception as e:  # a bug or a crash in a library: keep the traceback for the user
         store.fail(hash_, worker, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}")
+        if strict:
+            raise
         return "failed"
     else:
         store.complete(hash_, worker, runner.take_load_seconds())

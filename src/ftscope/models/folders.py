@@ -6,11 +6,14 @@
 Only the files are looked at (names and, for a PEFT adapter, its adapter_config.json); nothing is
 loaded or unpickled. A folder whose only weights are pickles (.bin, .pt, .pth, .ckpt) is its own kind,
 "pickle-only", so that loaders refuse it by name instead of letting transformers or PEFT unpickle it.
+`files_problem` reads a little further (safetensors headers, the GGUF magic) to refuse a broken folder
+before any run starts rather than when its model loads.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +82,46 @@ def adapter_config(folder: str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def files_problem(path: str | Path) -> str | None:
+    """Why the model, adapter or training folder at `path` cannot load, from its files alone; None when it
+    looks loadable. Cheap enough to ask before every run: headers are read, weights are not."""
+    path, kind = Path(path), folder_kind(path)
+    if kind == "gguf":
+        return _gguf_problem(path)
+    if kind == "empty" and path.is_file():
+        return (f"{path}: a file that is neither a .gguf model nor a folder; give a model folder, an adapter "
+                "folder, a folder `ftscope train` wrote or a .gguf file")
+    if kind in ("empty", "pickle-only", "missing"):
+        unfinished = " (a training run that has not finished: run the same train command again)" \
+            if (path / "run.json").is_file() else ""
+        return f"{path}: {describe(kind)}{unfinished}"
+    return next((p for f in sorted(path.glob("*.safetensors")) if (p := _safetensors_problem(f))), None)
+
+
+def _safetensors_problem(file: Path) -> str | None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(file, framework="numpy"):  # reads the JSON header only; tensors stay on disk
+            return None
+    except Exception as e:  # SafetensorError and OSError alike mean the same thing here: a broken file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return f"{file}: cannot load: not a readable safetensors file ({first}); re-save or re-download it"
+
+
+def _gguf_problem(file: Path) -> str | None:
+    """The 8-byte GGUF header by hand: gguf.GGUFReader would check more but indexes every tensor (seconds
+    for a 100 MB model), and a truncated body still fails, with one line, when the file is converted."""
+    try:
+        with open(file, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        return f"{file}: cannot read the GGUF file ({e.strerror})"
+    if len(head) < 8 or head[:4] != b"GGUF" or struct.unpack("<I", head[4:])[0] not in (1, 2, 3):
+        return f"{file}: not a GGUF file (bad magic or version in its header); re-download or re-export it"
+    return None
 
 
 def local_snapshot_kind(reference: str) -> FolderKind:

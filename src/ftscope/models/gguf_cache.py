@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 
 from ftscope.errors import ModelError
@@ -47,7 +48,13 @@ def converted_dir(gguf: str | Path) -> Path:
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    _convert(gguf, tmp)
+    try:
+        _convert(gguf, tmp)
+    except (ValueError, KeyError, IndexError, struct.error) as e:  # what gguf's parser raises on a torn file
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ModelError(f"{gguf}: cannot convert this GGUF file ({type(e).__name__}: {first}); it is truncated or "
+                         "of an architecture transformers does not read; re-download or re-export it") from None
     try:
         tmp.rename(target)
     except OSError:  # another process finished first; its copy is as good as ours

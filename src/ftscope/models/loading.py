@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ftscope.errors import ModelError
+from ftscope.models.folders import files_problem
 from ftscope.models.gguf_cache import converted_dir
 from ftscope.models.hub import cached, is_hub_id, local_snapshot, offline
 from ftscope.models.registry import BUILTIN_MODELS, DEFAULT_MODEL
@@ -60,10 +61,10 @@ def reference_problem(reference: str) -> str | None:
         return None
     path = Path(reference).expanduser()
     if path.exists():
-        return None
+        return files_problem(path)
     if not is_hub_id(reference):
-        return (f"'{reference}' is not a built-in name ({', '.join(BUILTIN_MODELS)}), an existing folder or .gguf "
-                "file, or a hub id (org/name)")
+        return (f"'{reference}': no such folder or file, and not a built-in name ({', '.join(BUILTIN_MODELS)}) "
+                "or a hub id (org/name); check the path")
     if offline() and not cached(reference):
         return f"'{reference}' is not in the local hub cache and the hub is off (HF_HUB_OFFLINE is set)"
     return None

@@ -107,7 +107,7 @@ def load_squad(path: Path) -> Corpus:
         title = str(article.get("title", f"article {ai}"))
         for pi, paragraph in enumerate(_field(article, "paragraphs", path, f"data[{ai}]")):
             where = f"data[{ai}].paragraphs[{pi}]"
-            passage = Passage(f"{ai}.{pi}", title, _field(paragraph, "context", path, where))
+            passage = Passage(f"{ai}.{pi}", title, _text(paragraph, "context", path, where))
             passages.append(passage)
             for qi, qa in enumerate(paragraph.get("qas", [])):
                 question = _squad_question(qa, passage.id, path, f"{where}.qas[{qi}]")
@@ -118,7 +118,7 @@ def load_squad(path: Path) -> Corpus:
 
 def _squad_question(qa: Any, passage_id: str | None, path: Path, where: str) -> RagQuestion | None:
     """None for a question without any non-empty gold answer: it cannot be scored, so it is skipped."""
-    qid, text = str(_field(qa, "id", path, where)), _field(qa, "question", path, where)
+    qid, text = str(_field(qa, "id", path, where)), _text(qa, "question", path, where)
     # SQuAD answers are {"text", "answer_start"}; a questions JSONL may give plain strings.
     golds = (a.get("text", "") if isinstance(a, dict) else a for a in qa.get("answers") or [])
     answers = tuple(g.strip() for g in golds if isinstance(g, str) and g.strip())
@@ -127,9 +127,22 @@ def _squad_question(qa: Any, passage_id: str | None, path: Path, where: str) -> 
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; give a SQuAD v1.1-format file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
         raise DataError(f"{path}: not valid JSON ({e}); give a SQuAD v1.1-format file") from None
+
+
+def _text(obj: Any, key: str, path: Path, where: str) -> str:
+    value = _field(obj, key, path, where)
+    if not isinstance(value, str):
+        raise DataError(f"{path}: {where}.{key}: expected text, found {type(value).__name__}; make it a string")
+    return value
 
 
 def _field(obj: Any, key: str, path: Path, where: str) -> Any:

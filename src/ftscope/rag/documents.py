@@ -80,14 +80,17 @@ def _jsonl_docs(file: Path) -> Iterator[Row]:
 
 def jsonl_rows(file: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is named."""
-    with open(file, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{file}:{n}: not valid JSON ({e.msg}); write one object per line") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{file}:{n}: expected a JSON object {{...}}; write one object per line")
-            yield n, row
+    try:
+        lines = file.read_text(encoding="utf-8").split("\n")  # "\n" only: as iterating the file would split
+    except UnicodeDecodeError as e:
+        raise DataError(f"{file}: not UTF-8 (byte {e.start}); re-save the file as UTF-8") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{file}:{n}: not valid JSON ({e.msg}); write one object per line") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{file}:{n}: expected a JSON object {{...}}; write one object per line")
+        yield n, row

@@ -83,6 +83,7 @@ def load_test(entry: DatasetEntry, task: Task, data_dir: Path | None) -> Dataset
             f"dataset '{entry.name}': no file {path or '(no data dir)'} and no hub copy; "
             f"pass --data-dir pointing at the paper's data folder or set {DATA_DIR_ENV}"
         )
+    _check_some_label(examples, task, source)
     fs_path = fewshot_path(entry, data_dir)
     if fs_path is not None and fs_path.is_file():
         return Dataset(entry.name, task, examples, source, _examples_from_file(fs_path, entry, task), str(fs_path))
@@ -99,7 +100,7 @@ def load_train(entry: DatasetEntry, task: Task, data_dir: Path | None, n: int | 
     pool = [(p, _train_part(entry, data_dir, p, read_records(p))) for p in paths]
     path, records = next(((p, r) for p, r in pool if n is None or len(r) >= n), pool[-1])
     if not records:
-        raise DataError(f"{path}: the training file holds no examples; it needs one record per example")
+        raise DataError(_no_train_records(entry, data_dir, path))
     if n is not None and len(records) < n and not allow_fewer:
         raise DataError(f"{path}: asked for n={n} training examples but the largest file holds "
                         f"{len(records)}; lower n or pass --allow-fewer to use all {len(records)}")
@@ -120,6 +121,14 @@ def _train_part(entry: DatasetEntry, data_dir: Path | None, path: Path, records:
     return records
 
 
+def _no_train_records(entry: DatasetEntry, data_dir: Path | None, path: Path) -> str:
+    test = test_path(entry, data_dir)
+    if test is not None and test.resolve() == path.resolve():
+        return (f"{path}: it is also the test file, whose first {TEST_HEAD} items are kept for testing, and holds "
+                "no more; give a separate train_file: in the dataset spec")
+    return f"{path}: the training file holds no examples; it needs one record per example"
+
+
 def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None:
     """Training on a label the task does not have would teach the model a word it is never scored on."""
     if not task.is_classification:
@@ -128,6 +137,14 @@ def _check_labels(examples: tuple[Example, ...], task: Task, path: Path) -> None
     if bad is not None:
         raise DataError(f"{path}: item {bad.id} has the label '{bad.target}', which is not one of "
                         f"{', '.join(task.labels)}; map raw values onto labels with `labels:` in the dataset spec")
+
+
+def _check_some_label(examples: tuple[Example, ...], task: Task, source: str) -> None:
+    """A test set may carry a few labels outside the task (they are left out of the scores, with a note);
+    one with none of the task's labels would score nothing, which the loader says before any model loads."""
+    if task.is_classification and not any(ex.target in task.labels for ex in examples):
+        raise DataError(f"{source}: none of its labels is one of {', '.join(task.labels)} (task '{task.name}'); "
+                        "map raw values onto labels with `labels:` in the dataset spec")
 
 
 def _sample(examples: tuple[Example, ...], n: int | None, seed: int) -> tuple[Example, ...]:

@@ -30,7 +30,11 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
                 if line.strip()]
     data = _json(path, text, None)
     if isinstance(data, dict) and isinstance(data.get("data"), list):
-        return squad_records(data)
+        try:
+            return squad_records(data)
+        except (KeyError, IndexError, TypeError, AttributeError) as e:
+            raise DataError(f"{path}: a `data:` list that is not in the SQuAD v1.1 layout ({type(e).__name__}: {e}); "
+                            "give articles with paragraphs of context and qas") from None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects, found {type(data).__name__}")
     return [_object(path, item, None, i) for i, item in enumerate(data)]

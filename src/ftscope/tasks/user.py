@@ -19,12 +19,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ftscope.errors import ConfigError
 from ftscope.tasks.catalogue import DatasetEntry
 from ftscope.tasks.kinds import Task
+from ftscope.yaml_files import read_yaml
 
 
 class UserTaskSpec(BaseModel):
@@ -69,12 +69,7 @@ def user_entry(spec: UserDatasetSpec, base: Path) -> DatasetEntry:
 def read_user_specs(path: str | Path) -> list[UserDatasetSpec]:
     """The `datasets:` list of a YAML file, validated; errors name the file and the offending field."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]}); fix the file") from None
+    raw = read_yaml(path, "dataset spec") or {}
     if not isinstance(raw, dict) or not isinstance(raw.get("datasets", []), list):
         raise ConfigError(f"{path}: expected a mapping with a `datasets:` list of dataset specs")
     specs = []

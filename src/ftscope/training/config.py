@@ -18,12 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from ftscope.errors import ConfigError
 from ftscope.specs import TrainSpec, freeze_options
 from ftscope.training.fields import ALIASES, common_names, common_schema, validate
 from ftscope.training.resolve import check_option_names, method_of, resolve
+from ftscope.yaml_files import read_yaml
+
 
 def spec_from_mapping(data: Mapping[str, Any], where: str = "train spec") -> TrainSpec:
     """The spec the mapping describes, every field and option checked (its options as given; `resolve`
@@ -65,12 +65,7 @@ def _merged(top: dict[str, Any], nested: dict[str, Any], where: str) -> dict[str
 
 def load_train_spec(path: str | Path) -> TrainSpec:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    raw = read_yaml(path, "training config") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of training fields, found {type(raw).__name__}")
     if "train" in raw and isinstance(raw["train"], dict):
