@@ -17,10 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 from ftscope.evaluation import evaluate
-from ftscope.specs import EvalSpec
 from ftscope.models import LoadOptions, language_model, load_model
 from ftscope.prompts import context, template_for
-from ftscope.specs import ModelRef, freeze_options
+from ftscope.specs import EvalSpec, ModelRef, freeze_options
 from ftscope.tasks import Catalogue
 from ftscope.training import METHODS, TrainSpec, load_trained, open_model, resolve, train, tunes
 from ftscope.training.batches import collate
@@ -299,8 +298,8 @@ def _attach_norms(base, ctx):
     return base
 
 
-def _save_model(model, folder: Path, ctx) -> None:
-    model.save_pretrained(folder, safe_serialization=True)
+def _save_model(model, state: dict, folder: Path, ctx) -> None:
+    model.save_pretrained(folder, state_dict=state, safe_serialization=True)
     ctx.tokenizer.save_pretrained(folder)
 
 

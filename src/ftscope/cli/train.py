@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ftscope.cli.common import console, split
+from ftscope.cli.common import console, out_console, split
 from ftscope.errors import ConfigError
 
 
@@ -34,7 +34,7 @@ def train_cmd(
     import yaml
 
     from ftscope.tasks.user import user_catalogue
-    from ftscope.training import load_train_spec, spec_from_mapping, train
+    from ftscope.training import is_main_process, load_train_spec, spec_from_mapping, train
 
     values = load_train_spec(config).to_dict() if config else {}
     flags = {"model": model, "method": method, "tune": tune, "n": n, "epochs": epochs, "lr": lr, "seed": seed,
@@ -49,12 +49,38 @@ def train_cmd(
         values[key] = yaml.safe_load(value)
     spec = spec_from_mapping(values, "ftscope train")
     if dry_run:
-        console.print(spec)
+        _dry_run(spec)
         return
     started = time.perf_counter()
     folder = train(spec, out, user_catalogue(data_dir, spec_file))
-    console.print(f"trained {spec.method} on {'+'.join(spec.datasets)} in {time.perf_counter() - started:.0f} s; "
-                  f"wrote {folder} (evaluate it with: ftscope eval --adapter {folder} -d ...)")
+    if is_main_process():  # the other processes of an `accelerate launch` trained alongside; one line is enough
+        console.print(f"trained {spec.method} on {'+'.join(spec.datasets)} in {time.perf_counter() - started:.0f} s; "
+                      f"wrote {folder} (evaluate it with: ftscope eval --adapter {folder} -d ...)")
+
+
+def _dry_run(spec) -> None:
+    """The resolved spec, the memory estimate per part, and whether it fits this machine's device."""
+    from rich.table import Table
+
+    from ftscope.training.footprint import spec_footprint
+
+    found = spec_footprint(spec)
+    out = out_console()
+    out.print(found.spec)
+    w = found.workload
+    where = f"{w.processes} process(es){', sharded (FSDP2)' if w.sharded else ''}"
+    table = Table("part", "GB", title=f"estimated peak memory per process: {w.tuned}, {w.precision}, "
+                  f"{w.batch} rows × {w.seq_len} tokens, {where}")
+    for part, gb in found.estimate.rows():
+        table.add_row(part, f"{gb:.2f}")
+    out.print(table)
+    verdict = "fits" if found.fits else "does NOT fit"
+    out.print(f"{verdict} in {found.device}: {found.capacity_gb:.1f} GB", highlight=False)
+    for change, gb in found.alternatives:
+        out.print(f"  would fit with {change}: {gb:.1f} GB", highlight=False)
+    if not found.fits and not found.alternatives:
+        out.print("  none of bf16 weights, LoRA or FSDP2 over up to 8 processes fits alone; combine them or "
+                  "lower max_batch_tokens", highlight=False)
 
 
 def _weights(value: str | None) -> list[float] | None:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from ftscope.tasks import Catalogue
     from ftscope.training.loop import ProgressFn
 
-__all__ = ["METHODS", "TrainSpec", "load_train_spec", "load_trained", "open_model", "resolve", "spec_from_mapping",
-           "train", "tunes"]
+__all__ = ["METHODS", "TrainSpec", "is_main_process", "load_train_spec", "load_trained", "open_model", "resolve",
+           "spec_from_mapping", "train", "tunes"]
 
 
 def train(spec: TrainSpec, out_dir: str | Path, catalogue: "Catalogue | None" = None,
@@ -34,6 +34,13 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: "Catalogue | None" = 
     from ftscope.training.run import train as run_train
 
     return run_train(spec, out_dir, catalogue, progress)
+
+
+def is_main_process() -> bool:
+    """False in the other processes of an `accelerate launch`, which train alongside but write nothing."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
 
 
 def load_trained(out_dir: str | Path, keep_soft_prompt: bool = False, options: "LoadOptions | None" = None,

@@ -1,7 +1,8 @@
 """Checkpoints a SIGKILL cannot tear: written to a temporary folder, then renamed into place.
 
 One checkpoint holds what a resumed run needs to continue bit for bit: the trainable tensors, the
-optimizer state, the torch RNG state (LoRA dropout draws from it) and the step and loss curve so far.
+optimizer state keyed by parameter name (the same files whatever the number of processes that wrote them:
+training/distributed.py gathers them whole), the torch RNG state and the step and loss curve so far.
 Everything tensor-valued is safetensors and the rest JSON, so no checkpoint is ever unpickled. The
 learning rate is a pure function of the step (loop.py), so there is no scheduler state to keep.
 """
@@ -79,6 +80,9 @@ def latest(root: Path) -> Path | None:
 def load(path: Path) -> tuple[dict[str, torch.Tensor], dict, dict[str, Any]]:
     """(trainable tensors, optimizer state dict, run state); the RNG state is restored on the way."""
     state = json.loads((path / "state.json").read_text())
+    if any(isinstance(i, int) for g in state["optimizer"]["param_groups"] for i in g["params"]):
+        raise TrainingError(f"{path}: a checkpoint of an older ftscope (optimizer state by position); delete "
+                            f"{path.parent} to train this stage again from its start")
     optimizer = _unflatten(load_file(path / "optimizer.safetensors"), state.pop("optimizer"))
     _restore_rng(load_file(path / "rng.safetensors"))
     return load_file(path / "trainable.safetensors"), optimizer, state
@@ -92,20 +96,20 @@ def prune(root: Path, keep: int = KEEP) -> None:
 
 def _flatten(optimizer_state: dict) -> tuple[dict[str, torch.Tensor], dict]:
     tensors, scalars = {}, {}
-    for index, values in optimizer_state["state"].items():
+    for name, values in optimizer_state["state"].items():
         for key, value in values.items():
             if torch.is_tensor(value):
-                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+                tensors[f"{name}.{key}"] = value.detach().cpu().contiguous()
             else:
-                scalars[f"{index}.{key}"] = value
+                scalars[f"{name}.{key}"] = value
     return tensors, {"param_groups": optimizer_state["param_groups"], "scalars": scalars}
 
 
 def _unflatten(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict[str, Any]] = defaultdict(dict)
+    state: dict[str, dict[str, Any]] = defaultdict(dict)
     for name, value in [*tensors.items(), *meta["scalars"].items()]:
-        index, key = name.split(".", 1)
-        state[int(index)][key] = value
+        parameter, key = name.rsplit(".", 1)  # parameter names hold dots; AdamW's keys (exp_avg, step) do not
+        state[parameter][key] = value
     return {"state": dict(state), "param_groups": meta["param_groups"]}
 
 

@@ -12,6 +12,7 @@ so the gradient does not depend on how the step is split into micro-batches.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from ftscope.training import checkpoints
 from ftscope.training.batches import Batch, Window, collate
+from ftscope.training.distributed import load_state, optimizer_state, sum_over_processes, trainable_state
 from ftscope.training.tokens import Row
 
 
@@ -106,13 +108,15 @@ def lr_at(base: float, step: int, total: int) -> float:
 
 
 def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: str, lr: float,
-              ckpt_root: Path, setup: Setup, monitor: Monitor | None = None) -> StageResult:
+              ckpt_root: Path, setup: Setup, monitor: Monitor | None = None) -> tuple[StageResult, Any]:
+    """Train `module` over `windows`; returns the result and the module as accelerate prepared it (wrapped
+    or sharded: what saving must gather from)."""
     acc = setup.accelerator
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=setup.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr,
+                                  weight_decay=setup.weight_decay)
     model, optimizer = acc.prepare(module, optimizer)
-    result = _resume(ckpt_root, acc.unwrap_model(model), optimizer, setup.spec_hash) or \
-        StageResult(name, lr, len(windows))
+    params = [p for p in model.parameters() if p.requires_grad]  # FSDP2 replaces them: read after prepare
+    result = _resume(ckpt_root, model, optimizer, setup.spec_hash) or StageResult(name, lr, len(windows))
     model.train()
     if monitor and not result.monitor:
         monitor.record(acc.unwrap_model(model), 0, result)
@@ -122,10 +126,11 @@ def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: s
         result.seconds = done_before + time.perf_counter() - started - monitoring
         _report(setup, result, len(windows), tokens)
         if monitor and monitor.due(step + 1, len(windows)):
+            # Every process measures (the same numbers): a sharded model's forward needs them all.
             monitoring += monitor.record(acc.unwrap_model(model), step + 1, result)
         if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
             _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
-    return result
+    return result, model
 
 
 def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windows: list[Window], step: int,
@@ -135,7 +140,8 @@ def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windo
     for group in optimizer.param_groups:
         group["lr"] = step_lr
     seen = result.tokens.get("real", 0)
-    loss = backward_step(model, rows, windows[step], setup, result.tokens)
+    key = f"{setup.spec_hash}:{result.name}:{step}"
+    loss = backward_step(model, rows, windows[step], setup, result.tokens, key)
     setup.accelerator.clip_grad_norm_(params, setup.max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -143,22 +149,42 @@ def _step(model: Any, optimizer: Any, params: list, rows: tuple[Row, ...], windo
     return result.tokens["real"] - seen
 
 
-def backward_step(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: dict) -> float:
+def backward_step(model: Any, rows: tuple[Row, ...], window: Window, setup: Setup, tokens: dict,
+                  key: str = "") -> float:
     """One optimizer step's forward and backward passes (gradients left in .grad); returns its mean
-    target-token loss."""
+    target-token loss over the whole step, every process's micro-batches included.
+
+    Under data parallelism the gradients are averaged over processes, so each process scales its summed
+    loss by world size / the step's target tokens: the average is then the step's per-token mean, as one
+    process computes it. A process without a micro-batch runs one at weight 0 to join the all-reduce.
+    """
     acc = setup.accelerator
-    pieces = [p for batch in _shard(window, acc) for p in pieces_of(batch, rows, setup.max_batch_tokens)]
-    n_target = sum(rows[i].n_target for piece in pieces for i in piece)
-    total = 0.0
-    for j, indices in enumerate(pieces):
+    mine, weight = _shard(window, acc)
+    pieces = [(f"{key}:{k}:{p}", piece) for k, batch in mine
+              for p, piece in enumerate(pieces_of(batch, rows, setup.max_batch_tokens))]
+    n_target = sum(rows[i].n_target for batch in window for i in batch)
+    scale = weight * acc.num_processes / n_target
+    local = [0.0, 0.0, 0.0, 0.0]  # summed loss; real, padded and target tokens
+    for j, (seed_key, indices) in enumerate(pieces):
         batch = collate([rows[i] for i in indices], setup.pad_id).to(acc.device)
+        _seed(seed_key)
         # Gradients are all-reduced once per step, on the last piece.
         with nullcontext() if j == len(pieces) - 1 else acc.no_sync(model):
             loss_sum = target_loss(model, batch, setup.bf16)
-            acc.backward(loss_sum / n_target)
-        total += loss_sum.item()
-        _count(tokens, batch)
-    return total / n_target
+            acc.backward(loss_sum * scale)
+        local = [a + weight * b for a, b in zip(local, [loss_sum.item(), *_counts(batch)])]
+    total = sum_over_processes(acc, local)
+    for name, value in zip(("real", "padded", "target"), total[1:]):
+        tokens[name] = tokens.get(name, 0) + int(value)
+    return total[0] / n_target
+
+
+def _seed(key: str) -> None:
+    """Seed the RNG (dropout) from the micro-batch's place in training, not from what ran before it: the
+    same piece draws the same masks in whichever process runs it, so N processes train as one, and a
+    resumed run needs no RNG history."""
+    if key:
+        torch.manual_seed(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
 
 
 def pieces_of(batch: list[int], rows: tuple[Row, ...], max_tokens: int) -> list[list[int]]:
@@ -185,47 +211,38 @@ def summed_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
                            ignore_index=-100, reduction="sum")
 
 
-def _shard(window: Window, acc: Any) -> Window:
-    if acc.num_processes == 1:
-        return window
-    # A rank left without a micro-batch repeats the step's last one, so every rank joins the all-reduce.
-    return window[acc.process_index::acc.num_processes] or window[-1:]
+def _shard(window: Window, acc: Any) -> tuple[list[tuple[int, list[int]]], float]:
+    """This process's micro-batches of the step, each with its index in the step, and their weight: 0 for a
+    process left without one, which repeats the step's last micro-batch only to join the all-reduce."""
+    mine = list(enumerate(window))[acc.process_index::acc.num_processes]
+    return (mine, 1.0) if mine else ([(len(window) - 1, window[-1])], 0.0)
 
 
-def _count(tokens: dict, batch: Batch) -> None:
-    tokens["real"] = tokens.get("real", 0) + int(batch.attention_mask.sum())
-    tokens["padded"] = tokens.get("padded", 0) + batch.input_ids.numel()
-    tokens["target"] = tokens.get("target", 0) + int((batch.labels != -100).sum())
+def _counts(batch: Batch) -> tuple[int, int, int]:
+    return int(batch.attention_mask.sum()), batch.input_ids.numel(), int((batch.labels != -100).sum())
 
 
 def _report(setup: Setup, result: StageResult, total: int, tokens: int) -> None:
-    if setup.progress:
+    if setup.progress and setup.accelerator.is_main_process:  # one progress line per step, not one per process
         last = result.loss_curve[-1]
         setup.progress(Progress(result.name, last["step"], total, last["loss"], last["lr"], result.seconds, tokens))
 
 
-def trainable_tensors(module: Any) -> dict[str, torch.Tensor]:
-    return {k: p for k, p in module.named_parameters() if p.requires_grad}
-
-
 def _checkpoint(root: Path, acc: Any, model: Any, optimizer: Any, result: StageResult, spec_hash: str) -> None:
+    # Gathering is collective (every process); writing is the main process's alone.
+    tensors, optim = trainable_state(model), optimizer_state(model, optimizer)
     if acc.is_main_process:
-        state = {"spec_hash": spec_hash, "result": result.to_dict()}
-        checkpoints.save(root, len(result.loss_curve), trainable_tensors(acc.unwrap_model(model)),
-                         optimizer.state_dict(), state)
+        checkpoints.save(root, len(result.loss_curve), tensors, optim,
+                         {"spec_hash": spec_hash, "result": result.to_dict()})
     acc.wait_for_everyone()
 
 
-def _resume(root: Path, module: Any, optimizer: Any, spec_hash: str) -> StageResult | None:
+def _resume(root: Path, model: Any, optimizer: Any, spec_hash: str) -> StageResult | None:
     path = checkpoints.latest(root)
     if path is None:
         return None
-    tensors, optimizer_state, state = checkpoints.load(path)
+    tensors, optimizer_state_, state = checkpoints.load(path)
     if state.get("spec_hash") != spec_hash:
         return None  # run.py refuses a folder of another spec before we get here; belt and braces
-    params = trainable_tensors(module)
-    with torch.no_grad():
-        for name, value in tensors.items():
-            params[name].copy_(value)
-    optimizer.load_state_dict(optimizer_state)
+    load_state(model, optimizer, tensors, optimizer_state_)
     return StageResult(**state["result"])

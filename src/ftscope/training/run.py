@@ -7,6 +7,10 @@ stage in flight continues from its last checkpoint. A folder of another spec is 
 Layout while running: run.json (the spec), checkpoints/<stage>/step-N, .stages/<stage>/ (a finished
 stage's artefact and loss curve). At the end the artefacts move to the top (ProMoT's prompt to
 soft_prompt/), manifest.json is written, and the scaffolding goes.
+
+Under `accelerate launch` every process runs this function: all of them train (the loop shares each step's
+micro-batches out) and take part in gathering what is saved; the main process alone writes, measures the
+result and writes the manifest, which records the world size.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ftscope.tasks import Catalogue
 from ftscope.training import checkpoints, monitor
 from ftscope.training.batches import plan
 from ftscope.training.data import TrainData, build_data
+from ftscope.training.distributed import check_launch, unsharded, world
 from ftscope.training.load import load_artefact
 from ftscope.training.loop import ProgressFn, Setup, StageResult, run_stage
 from ftscope.training.manifest import model_sha256, read_manifest, versions, write_manifest
@@ -73,18 +78,22 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     _check_folder(out, spec)
     catalogue = catalogue or Catalogue()
     run = _prepare(spec, out, catalogue, progress)  # bad data or model fail here, before the folder is touched
-    _claim(out, spec)
+    acc = run.setup.accelerator
+    if acc.is_main_process:
+        _claim(out, spec)
+    acc.wait_for_everyone()
     texts, text_sources = heldout_texts(catalogue, run.data.tasks)
-    base_heldout = lm_loss(run.loaded.model.to(run.setup.accelerator.device), run.loaded.tokenizer, texts)
+    run.loaded.model.to(acc.device)
+    base_heldout = lm_loss(run.loaded.model, run.loaded.tokenizer, texts) if acc.is_main_process else {}
     stages = run.method.stages(run.ctx)
     results, module = [], None
     for index, stage in enumerate(stages):
         result, module = _stage(run, stage, index)
         results.append(result)
     run.notes += _watch_notes(stages, results)
-    if not run.setup.accelerator.is_main_process:
+    before = _probe_before_saving(run, module)  # every process: a sharded model's forward needs them all
+    if not acc.is_main_process:
         return out
-    before = probe(run.method.evaluated(module), _probe_ids(run.rows)) if module is not None else None
     base_path = run.loaded.path
     del module, run.loaded.model
     gc.collect()
@@ -95,6 +104,15 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     _write(out, run, results, measured, base_path, time.time() - started)
     trackers.finish(run.setup.accelerator, {f"heldout/{k}": v for k, v in measured["heldout"].items()})
     return out
+
+
+def _probe_before_saving(run: Prepared, module: Any) -> Any:
+    """The trained model's predictions in memory, for the reload check (None when every stage was already
+    finished by an earlier call and nothing is in memory)."""
+    if module is None:
+        return None
+    with unsharded(module):
+        return probe(run.method.evaluated(module), _probe_ids(run.rows))
 
 
 def _finished(out: Path, spec: TrainSpec) -> bool:
@@ -137,6 +155,7 @@ def _prepare(spec: TrainSpec, out: Path, catalogue: Catalogue, progress: Progres
     if not rows.rows:
         raise DataError(f"train spec: max_length={spec.max_length} cuts every example's target away; raise it")
     accelerator = Accelerator(**trackers.accelerator_options(spec, out))
+    check_launch(accelerator, spec.checkpoint_every)
     bf16 = spec.bf16 if spec.bf16 is not None else accelerator.device.type == "cuda"
     progress = trackers.start(accelerator, spec, progress)  # also logs each step when FTSCOPE_LOG_WITH is set
     setup = Setup(accelerator, loaded.tokenizer.pad_token_id, bf16, spec.max_grad_norm, spec.weight_decay,
@@ -158,15 +177,17 @@ def _stage(run: Prepared, stage: Stage, index: int) -> tuple[StageResult, Any]:
     ckpt = run.ctx.out_dir / "checkpoints" / stage.name
     held = monitor.heldout(run.spec, run.catalogue, run.data) if stage.watch else None
     watch = monitor.monitor(stage.watch, held, run.loaded.tokenizer, run.spec.max_length) if held else None
-    result = run_stage(module, run.rows.rows, windows, stage.name, stage.lr, ckpt, run.setup, watch)
+    result, prepared = run_stage(module, run.rows.rows, windows, stage.name, stage.lr, ckpt, run.setup, watch)
     result.monitor_heldout = list(held.sources) if held else []
+    state = acc.get_state_dict(prepared)  # gathered whole on the main process when the model is sharded
     if acc.is_main_process:
         with checkpoints.atomic_dir(folder, f"the {stage.name} stage's result", checkpoints.latest(ckpt)) as tmp:
-            stage.save(acc.unwrap_model(module), tmp, run.ctx)
+            stage.save(acc.unwrap_model(prepared), state, tmp, run.ctx)
         with checkpoints.disk_guard(folder.parent, "stage.json", checkpoints.latest(ckpt)):
             write_json(info, result.to_dict())
+    del state
     acc.wait_for_everyone()
-    return result, acc.unwrap_model(module)
+    return result, acc.unwrap_model(prepared)
 
 
 def _watch_notes(stages: list[Stage], results: list[StageResult]) -> list[str]:
@@ -214,7 +235,8 @@ def _write(out: Path, run: Prepared, results: list[StageResult], measured: dict,
             "seed": spec.seed,
             "base_model": {"reference": spec.model, "path": base_path, "sha256": model_sha256(base_path)},
             "data": list(run.data.sources), "versions": versions(),
-            "device": str(run.setup.accelerator.device), "bf16_autocast": run.setup.bf16,
+            "device": str(run.setup.accelerator.device), **world(run.setup.accelerator),
+            "bf16_autocast": run.setup.bf16,
             "wall_seconds": wall, "train_seconds": sum(r.seconds for r in results),
             "tokens": _tokens(run.rows, results), "stages": [r.to_dict() for r in results],
             "loss_curve": [{"stage": r.name, **point} for r in results for point in r.loss_curve],

@@ -43,6 +43,8 @@ class Stage:
     lr: float
     updates: int | None  # optimizer steps; None: spec.epochs passes over the data
     attach: Callable[[Any, Context], Any]  # base model → the module whose trainable parameters train
-    save: Callable[[Any, Path, Context], None]  # trained module → artefact files in a folder
+    # (trained module, its state dict gathered whole, folder, context) → artefact files in the folder. Write the
+    # state's values, not the module's: under sharding the module holds this process's shard only.
+    save: Callable[[Any, dict, Path, Context], None]
     target: str = "."  # where its artefact ends up, relative to out_dir
     watch: Watch | None = None

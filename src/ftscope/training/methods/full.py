@@ -21,9 +21,9 @@ def attach(base: Any, ctx: Context) -> Any:
     return base
 
 
-def save(model: Any, folder: Path, ctx: Context) -> None:
+def save(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     # A folder `load_model(DIR)` opens on its own: weights, config and the tokenizer.
-    model.save_pretrained(folder, safe_serialization=True)
+    model.save_pretrained(folder, state_dict=state, safe_serialization=True)
     ctx.tokenizer.save_pretrained(folder)
 
 

@@ -50,10 +50,10 @@ def attach(base: Any, ctx: Context) -> Any:
         return get_peft_model(base, lora_config(ctx.options))
 
 
-def save(model: Any, folder: Path, ctx: Context) -> None:
+def save(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     for config in model.peft_config.values():
         config.base_model_name_or_path = ctx.spec.model  # portable: the name the spec gave, not a local path
-    model.save_pretrained(folder, safe_serialization=True)
+    model.save_pretrained(folder, state_dict=state, safe_serialization=True)  # PEFT keeps the adapter's keys
 
 
 class Lora(Method):

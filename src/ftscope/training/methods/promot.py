@@ -40,8 +40,9 @@ def attach_model(base: Any, ctx: Context) -> Any:
     return SoftPrompt(tuner(ctx.options).stages(ctx)[0].attach(base, ctx), prompt, trainable=False)
 
 
-def save_model(model: Any, folder: Path, ctx: Context) -> None:
-    tuner(ctx.options).stages(ctx)[0].save(model.base, folder, ctx)
+def save_model(model: Any, state: dict, folder: Path, ctx: Context) -> None:
+    base = {k.removeprefix("base."): v for k, v in state.items() if k.startswith("base.")}  # the prompt stays apart
+    tuner(ctx.options).stages(ctx)[0].save(model.base, base, folder, ctx)
 
 
 class Promot(Method):

@@ -35,10 +35,10 @@ def attach(base: Any, ctx: Context) -> Any:
     return SoftPrompt(base, prompt, trainable=True)
 
 
-def save(model: Any, folder: Path, ctx: Context) -> None:
+def save(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     from ftscope.training.soft_prompt import save_prompt
 
-    save_prompt(model.prompt, folder, ctx.spec.model, model.config)
+    save_prompt(state["prompt"], folder, ctx.spec.model, model.config)
 
 
 class PromptTuning(Method):
