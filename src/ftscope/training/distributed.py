@@ -71,8 +71,22 @@ def trainable_state(model: Any) -> dict[str, torch.Tensor]:
     """The trainable tensors, whole, on the main process (empty elsewhere). Every process must call it."""
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
-    return get_model_state_dict(model, options=_options(full_state_dict=True, cpu_offload=True,
-                                                         ignore_frozen_params=True))
+    found = get_model_state_dict(model, options=_options(full_state_dict=True, cpu_offload=True,
+                                                          ignore_frozen_params=True))
+    return _untied(found)
+
+
+def _untied(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One key per storage: a tied parameter (embed_tokens and lm_head) comes back under both its names, which
+    safetensors refuses to write; loading the first name restores both, since they are one Parameter."""
+    seen: set[tuple[int, int]] = set()
+    kept = {}
+    for name, tensor in tensors.items():
+        where = (tensor.untyped_storage().data_ptr(), tensor.storage_offset())
+        if where not in seen:
+            seen.add(where)
+            kept[name] = tensor
+    return kept
 
 
 def optimizer_state(model: Any, optimizer: Any) -> dict:
