@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # SmolLM2 twice over a suite: ~1 min
+# (tests/unit/test_audit.py runs the same paths end to end on tiny models)
 lm_eval = pytest.importorskip("lm_eval")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lm_eval"

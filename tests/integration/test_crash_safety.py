@@ -56,6 +56,7 @@ def _kill_at(path: Path, store: Path, phase: str, done: int, delay: float) -> se
     return {r["hash"] for r in rows(store) if r["status"] == "stalled"}
 
 
+@pytest.mark.slow  # ten kills and reruns of a grid: ~1 min
 def test_kill_9_at_ten_random_moments_then_rerun_equals_uninterrupted(tmp_path, tiny_model_dir, paper_data,
                                                                       reference):
     path = write_experiment(tmp_path, "killed", tiny_model_dir, paper_data)
@@ -86,8 +87,8 @@ def _status_shows_stalled(path: Path, held: dict[str, int]) -> None:
 
 @pytest.mark.parametrize("workers, phase, target", [
     (1, "train", "group"),  # Ctrl-C in a terminal: the whole foreground process group gets SIGINT
-    (2, "eval", "group"),
-    (2, "eval", "parent"),  # `kill -INT <pid>`: only the parent; it tells its workers
+    pytest.param(2, "eval", "group", marks=pytest.mark.slow),  # two workers: ~25 s each
+    pytest.param(2, "eval", "parent", marks=pytest.mark.slow),  # `kill -INT <pid>`: only the parent tells its workers
 ])
 def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_identically(tmp_path, tiny_model_dir, paper_data, reference,
                                                                workers, phase, target):

@@ -23,6 +23,7 @@ def smollm2(smollm2_dir):
     return language_model(load_model(str(smollm2_dir)))
 
 
+@pytest.mark.slow  # every shared dataset, both templates: ~70 s each
 @pytest.mark.parametrize("template", ["p1", "p2"])
 def test_every_shared_dataset_gives_sane_metrics(smollm2, paper_data, template):
     cat = Catalogue(paper_data)

@@ -32,7 +32,7 @@ def test_ray_backend_on_a_local_cluster(tmp_path, tiny_model_dir, paper_data, re
         final = run_grid(config, workers=2, backend="ray")
     finally:
         ray.shutdown()
-    assert final.counts["eval"]["done"] == len(reference)
+    assert final.counts["eval"]["done"] == len(reference), (final.counts, [(r["status"], r["error"]) for r in rows(tmp_path / "ray")][:4])
     assert results(tmp_path / "ray") == reference
 
 

@@ -16,7 +16,7 @@ from ftscope.experiments.config import load_experiment
 from ftscope.experiments.store import Store
 from grid_runs import results, write_experiment
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # two simulated nodes: ~1 min
 ray = pytest.importorskip("ray")
 
 

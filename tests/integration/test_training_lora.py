@@ -17,7 +17,7 @@ from ftscope.models import LoadOptions, language_model, load_model
 from ftscope.tasks import Catalogue
 from ftscope.training import TrainSpec, load_trained, train
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # 200 real LoRA steps: ~5 min on 2 cores
 EVAL = EvalSpec("amazon", shots=0, template="p1", scoring="first-token", limit=200)
 
 

@@ -112,11 +112,13 @@ class Recorder:
             if error is not None:
                 self.store.fail(hash_, self.worker, error)
             else:
+                result = dict(result or {})
+                load_seconds = result.pop("load_seconds", 0.0)  # the store's, not the cell files'
                 if archive is not None:
                     unpack(archive, files.model_dir)
-                if result is not None:
+                elif result:
                     files.write_result(CellResult(**result))
-                self.store.complete(hash_, self.worker, result.get("load_seconds", 0.0) if result else 0.0)
+                self.store.complete(hash_, self.worker, load_seconds)
             self.running.pop(hash_, None)
 
     def artefact(self, hash_: str) -> bytes:
@@ -222,7 +224,8 @@ def run_on_ray(store: Store, grid: Grid, workers: int, address: str | None) -> N
         str(store.root), artefacts)
     config = grid.config.model_dump(mode="json")
     config["store"] = "/nonexistent/ftscope-driver-store"  # tasks never open the store: the recorder is its only writer
-    task = ray.remote(_run_cells).options(max_retries=TASK_RETRIES, retry_exceptions=False)
+    # Retries set in ray.remote: in Ray 2.60 `.options()` returns a wrapper that has no `.options` of its own.
+    task = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)(_run_cells)
     tasks: dict[Any, list[str]] = {}  # task → the cells it runs
     trained = {}
     for cell in grid.train:
