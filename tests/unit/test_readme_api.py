@@ -1,4 +1,4 @@
-"""The Python API section (docs/python_api.md, moved into the README) runs as written: its code blocks, in order,
+"""The README's Python API section runs as written: its code blocks, in order,
 as one script in a fresh process, with the tiny random Llama in place of SmolLM2 (one textual substitution of the
 model name) and the shared paper data as $FTSCOPE_DATA_DIR. Every call its table names exists."""
 
@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "python_api.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
+def section() -> str:
+    """From the README's `## Python API` heading to the next `## ` heading (or the end)."""
+    text = README.read_text(encoding="utf-8").split("\n## Python API\n", 1)[1]
+    return text.split("\n## ", 1)[0]
+
+
 def snippet(model: str) -> str:
-    code = "\n".join(BLOCK.findall(DOC.read_text(encoding="utf-8")))
+    code = "\n".join(BLOCK.findall(section()))
     assert '"smollm2-135m"' in code  # the one line the test changes
     return code.replace('"smollm2-135m"', repr(model))
 
@@ -56,7 +62,7 @@ CALLS = {
 
 @pytest.mark.parametrize("module, names", CALLS.items())
 def test_every_call_the_table_names_exists_with_those_parameters(module, names):
-    table = DOC.read_text(encoding="utf-8").split("| call |", 1)[1]
+    table = section().split("| call |", 1)[1]
     found = importlib.import_module(module)
     for name in names:
         obj = getattr(found, name)

@@ -16,8 +16,8 @@ from ftscope.errors import DataError
 from ftscope.prompts import select_demos
 from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue, Dataset
-from ftscope.training.method import Artefact, DemosOf, Method
-from ftscope.training.methods.tune import TuneOptions, tuner
+from ftscope.training.method import Artefact, DemosOf
+from ftscope.training.methods.tune import TuneOptions, TunesLikeItsTuner, tuner
 from ftscope.training.stages import Context, Stage
 from ftscope.types import Example
 
@@ -46,16 +46,10 @@ def _sampled(pool: tuple[Example, ...], skip: int, k: int, seed: str) -> tuple[E
     return tuple(pool[j + (j >= skip)] for j in picks)
 
 
-class Fticl(Method):
+class Fticl(TunesLikeItsTuner):
     name = "fticl"
     summary = "fine-tune (full or LoRA) on inputs preceded by k demonstrations"
     Options = FticlOptions
-
-    def tunes(self, options: Any) -> str:
-        return options.tune
-
-    def default_lr(self, options: Any) -> float:
-        return tuner(options).default_lr(options)
 
     def stages(self, ctx: Context) -> list[Stage]:
         return tuner(ctx.options).stages(ctx)

@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import Field
 
-from ftscope.training.method import Artefact, Method
+from ftscope.training.method import Artefact
 from ftscope.training.methods import prompt_tuning
 from ftscope.training.methods.prompt_tuning import PromptOptions
-from ftscope.training.methods.tune import TuneOptions, tuner
+from ftscope.training.methods.tune import TuneOptions, TunesLikeItsTuner, tuner
 from ftscope.training.stages import Context, Stage, Watch, artefact_dir
 
 PROMPT_DIR = "soft_prompt"
@@ -45,16 +45,10 @@ def save_model(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     tuner(ctx.options).stages(ctx)[0].save(model.base, base, folder, ctx)
 
 
-class Promot(Method):
+class Promot(TunesLikeItsTuner):
     name = "promot"
     summary = "soft prompt first, then the model with the prompt frozen; prompt kept apart"
     Options = PromotOptions
-
-    def tunes(self, options: Any) -> str:
-        return options.tune
-
-    def default_lr(self, options: Any) -> float:
-        return tuner(options).default_lr(options)
 
     def complete(self, options: Any) -> Any:
         return options.model_copy(update={"promot_lr": options.promot_lr or prompt_tuning.DEFAULT_LR})

@@ -38,3 +38,14 @@ class TuneOptions(LoraOptions):
 def tuner(options: TuneOptions) -> Method:
     """The method whose attach and save do the tuning."""
     return TUNERS[options.tune]
+
+
+class TunesLikeItsTuner(Method):
+    """A method with a twist on top of full or LoRA tuning (FTICL, ProMoT): what it tunes, and the learning rate
+    it starts from, are its tuner's."""
+
+    def tunes(self, options: Any) -> str:
+        return options.tune
+
+    def default_lr(self, options: Any) -> float:
+        return tuner(options).default_lr(options)
