@@ -128,6 +128,8 @@ def plan_cmd(
     experiment: Annotated[Path, typer.Argument(help="experiment YAML")],
     effect: Annotated[float, typer.Option(help="an effect to plan for, on the 0–1 scale (0.05 = 5 points)")] = 0.05,
     from_store: Annotated[Optional[Path], typer.Option(help="a pilot store: its claims' variance components replace the assumed ones")] = None,
+    gpu_gb: Annotated[Optional[float], typer.Option(help="check training memory against one GPU of this many GB "
+                                                         "(e.g. 80) instead of this machine's device")] = None,
     override: Overrides = None,
 ) -> None:
     """What the study can tell before it runs: per claim, the smallest detectable effect, the power at
@@ -136,7 +138,7 @@ def plan_cmd(
         raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     from ftscope.experiments.config import load_experiment
     from ftscope.experiments.grid import expand
-    from ftscope.experiments.planning import memory_rows, plan_rows
+    from ftscope.experiments.planning import plan_rows
 
     config = load_experiment(experiment, override or [])
     grid = expand(config, check_models=False)  # planning needs no model on this machine
@@ -155,9 +157,29 @@ def plan_cmd(
               "Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
               "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
               "one lever at a time (– : that lever alone cannot reach the power).")
-    memory = Table("training", "tunes", "estimated peak GB", "of which activations", title="memory per process")
-    for name, tuned, total, acts in memory_rows(grid):
-        memory.add_row(name, tuned, f"{total:.1f}", f"{acts:.1f}")
+    _print_memory(out, grid, gpu_gb)
+
+
+def _print_memory(out, grid, gpu_gb: float | None) -> None:
+    from ftscope.experiments.planning import memory_rows
+    from ftscope.models.memory import device_memory
+
+    if gpu_gb is not None:
+        if gpu_gb <= 0:
+            raise ConfigError(f"--gpu-gb: {gpu_gb}: give the GPU's memory in GB, e.g. 80")
+        where, capacity, device = f"one {gpu_gb:g} GB GPU", gpu_gb, "cuda"
+    else:
+        name, capacity = device_memory()
+        where, device = f"{name} ({capacity:.0f} GB)", "cuda" if name.startswith("CUDA") else "cpu"
+    memory = Table("training", "tunes", "estimated peak GB", "of which activations", f"fits {where}",
+                   title="training memory per process (models.memory: weights, gradients, AdamW, activations)")
+    for r in memory_rows(grid, capacity, device):
+        if r.total_gb is None:
+            memory.add_row(r.training, r.tunes, "–", "–", r.why)
+            continue
+        verdict = "yes" if r.fits else "no; " + ("; ".join(f"{c}: {gb:.0f} GB" for c, gb in r.alternatives)
+                                                 or "not by bf16, LoRA or FSDP2 alone: combine them")
+        memory.add_row(r.training, r.tunes, f"{r.total_gb:.1f}", f"{r.activations_gb:.1f}", verdict)
     if memory.row_count:
         out.print(memory)
 

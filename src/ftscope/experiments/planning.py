@@ -140,27 +140,41 @@ def describe(shape: stats.DesignShape) -> str:
     return f"{shape.groups}×{shape.train_sets}×{shape.seeds}; {shape.blocks}×{shape.items}"
 
 
-def memory_rows(grid: Grid) -> list[tuple[str, str, float, float]]:
-    """(training cell, what it tunes, estimated GB, of which activations) for each distinct training setting."""
-    from ftscope.models.loading import resolve_model_path
-    from ftscope.models.memory import estimate, read_shape
+@dataclass(frozen=True)
+class MemoryRow:
+    training: str  # "full on meta-llama/Llama-2-7b-hf"
+    tunes: str
+    total_gb: float | None  # None: no estimate (why says why)
+    activations_gb: float | None = None
+    fits: bool | None = None
+    alternatives: tuple[tuple[str, float], ...] = ()  # changes that would fit, with their totals
+    why: str = ""
+
+
+def memory_rows(grid: Grid, capacity_gb: float, device: str) -> list[MemoryRow]:
+    """Each distinct training setting's peak-memory estimate per process (the one `ftscope train --dry-run`
+    prints) against `capacity_gb` of a `device` ("cuda" or "cpu": bf16 autocast is on by default on CUDA)."""
+    from ftscope.models.memory import Shape, footprint, model_config, what_would_fit
     from ftscope.training import tunes
+    from ftscope.training.footprint import workload
 
     seen, out = set(), []
     for cell in grid.train:
         s = cell.spec
-        key = (s.model, tunes(s), s.dtype, s.batch_size, s.max_length)
+        key = (s.model, tunes(s), s.dtype, s.bf16, s.batch_size, s.max_length, s.max_batch_tokens)
         if key in seen:
             continue
         seen.add(key)
+        name = f"{s.method} on {s.model}"
         try:
-            shape = read_shape(resolve_model_path(s.model))
-        except FtscopeError:  # a hub model not on this machine: no config.json to read, no estimate
+            shape = Shape.from_config(model_config(s.model))
+        except FtscopeError as e:  # a hub model whose config.json is not here and cannot be fetched
+            out.append(MemoryRow(name, tunes(s), None, why=str(e)))
             continue
-        bf16 = bool(s.bf16) if s.bf16 is not None else False
-        found = estimate(shape, tunes(s), s.dtype, bf16, s.batch_size, s.max_length,
-                         lora_r=s.option("lora_r", 8), prompt_tokens=s.option("prompt_tokens", 20),
-                         max_batch_tokens=s.max_batch_tokens)
-        out.append((f"{s.method} on {s.model}", tunes(s), found.total_gb, found.activations_gb))
+        work = workload(s, device)
+        found = footprint(shape, work)
+        fits = found.fits(capacity_gb)
+        out.append(MemoryRow(name, tunes(s), found.total_gb, found.activations_gb, fits,
+                             () if fits else tuple(what_would_fit(shape, work, capacity_gb))))
     return out
 
