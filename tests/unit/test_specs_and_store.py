@@ -76,6 +76,17 @@ def test_register_is_idempotent_and_keeps_the_config(tmp_path):
     assert {r["cell"] for r in store.rows("e")} == set(cells)
 
 
+def test_an_edited_grid_replaces_the_experiments_members_and_keeps_the_old_cells(tmp_path):
+    store = Store(tmp_path)
+    before, after = [eval_cell(i) for i in range(3)], [eval_cell(i) for i in range(2, 5)]
+    store.register("e", before, "{}")
+    store.register("other", before[:1], "{}")
+    store.register("e", after, "{}")  # the YAML was edited: cells 0 and 1 left the grid, 3 and 4 joined
+    assert {r["cell"] for r in store.rows("e")} == set(after)
+    assert {r["cell"] for r in store.rows("other")} == set(before[:1])  # another experiment keeps its own
+    assert {r["cell"] for r in store.rows()} == set(before) | set(after)  # nothing done is lost
+
+
 def test_a_done_cell_with_torn_files_goes_back_to_pending(tmp_path):
     store, me = Store(tmp_path), f"{socket.gethostname()}:{os.getpid()}"
     good, torn = eval_cell(0), eval_cell(1)

@@ -105,10 +105,16 @@ class Store:
 
     # ---- registration -------------------------------------------------------------------
     def register(self, experiment: str, cells: Iterable[Cell], config: str | None = None) -> None:
-        """Add cells (idempotent) to an experiment; `config` is its config JSON, kept for the report."""
+        """Add cells (idempotent) to an experiment; `config` is its config JSON, kept for the report.
+
+        With `config`, `cells` are the experiment's whole grid and become its only members: after an edit of the
+        YAML (a smaller limit, a dataset dropped) the report and status speak of the grid as it is now, while
+        the cells of the earlier grid stay in the store, done, for when the YAML comes back to them."""
         cells = [(cell_hash(c), c) for c in cells]
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
+            if config is not None:
+                db.execute("DELETE FROM membership WHERE experiment=?", (experiment,))
             db.executemany("INSERT OR IGNORE INTO cells (hash, kind, spec, needs) VALUES (?, ?, ?, ?)",
                            [(h, c.kind, canonical(c.to_dict()), c.needs) for h, c in cells])
             db.executemany("INSERT OR IGNORE INTO membership VALUES (?, ?)", [(experiment, h) for h, _ in cells])
