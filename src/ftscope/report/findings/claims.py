@@ -51,7 +51,9 @@ def _pair_parts(tag: str, suffixes: tuple[str, ...] = ("_b",)):
 
 def _finish(claim: Claim, plans: list[D.UnitPlan], groups: tuple[str, ...], result: D.Result, rules: VerdictRules,
             compares_groups: bool) -> Claim:
-    claim.reasons = D.adequacy(plans, groups, result, rules, compares_groups) + claim.reasons
+    design = D.adequacy(plans, groups, result, rules, compares_groups)
+    # With no unit at all, the claim's own reason (no FTICL model, no RAG cells, …) is the one to read first.
+    claim.reasons = claim.reasons + design if not plans and claim.reasons else design + claim.reasons
     claim.design = result.design
     claim.adequate = not claim.reasons and result.estimate is not None
     return claim
@@ -182,9 +184,12 @@ def yang_d(ev: pd.DataFrame, rules: VerdictRules) -> Claim:
             claim.tests.append(Hypothesis(f"{name} > 0", "direction", found.estimate, +1) if kind == "generation" else
                                Hypothesis(f"{name} < +{rules.equivalence_margin * 100:.0f}", "non-superiority",
                                     found.estimate, threshold=rules.equivalence_margin))
-    for t in claim.tests:
-        if t.estimate is None:
-            claim.reasons.append(f"no done FTICL and fine-tuning cell pairs for: {t.name.rsplit(':', 1)[0]}")
+    if "method" in ev and not (ev["method"] == "fticl").any():
+        claim.reasons.append("no fticl model in this run; add fticl to train.methods (with its plain "
+                             "fine-tuning partner)")
+    else:
+        claim.reasons += [f"no done FTICL and fine-tuning cell pairs for: {t.name.rsplit(':', 1)[0]}"
+                          for t in claim.tests if t.estimate is None]
     merged = D.Result(first.estimate if first else None, len(plans_all),
                       min((r for r in [first.min_items if first else None] if r is not None), default=None))
     return _finish(claim, plans_all, KINDS, merged, rules, compares_groups=True)
@@ -268,7 +273,9 @@ def barnett(rags: pd.DataFrame, rules: VerdictRules) -> Claim:
         first = first or found
         claim.tests.append(Hypothesis(f"tuned − base {metric.replace('_', ' ')} < 0", "direction", found.estimate, -1,
                                 unit="grade"))
-    if same[same["metric"].isin(JUDGE_METRICS)].empty:
+    if rags.empty:
+        claim.reasons.append("no RAG cells in this run: add a rag: section with a judge (configs/rag.yaml)")
+    elif same[same["metric"].isin(JUDGE_METRICS)].empty:
         claim.reasons.append("no judge grades in this run: add `judge:` to the rag: section (e.g. gemma3-270m; "
                              "never a model under test), as the study graded answers with an LLM")
     for metric in AUTOMATIC_METRICS[:3]:
