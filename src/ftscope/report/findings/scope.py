@@ -43,7 +43,8 @@ def run_scope(evals: pd.DataFrame, train: pd.DataFrame) -> str:
     parts = [_model(evals), f"methods {_values(tuned['method_label'])}", f"n = {_values(tuned['n'])}",
              f"epochs {_values(train['epochs']) if 'epochs' in train else '–'}",
              f"seeds {_values(tuned['seed'])}",
-             f"{int(items.min())}–{int(items.max())} items per cell" if len(items) else "no items scored yet",
+             (f"{int(items.min())} items per cell" if items.min() == items.max() else
+              f"{int(items.min())}–{int(items.max())} items per cell") if len(items) else "no items scored yet",
              f"templates {_values(evals['template'])}"]
     return "; ".join(parts)
 
