@@ -49,8 +49,24 @@ def run_scope(evals: pd.DataFrame, train: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def attach(claims: list[Claim], evals: pd.DataFrame, train: pd.DataFrame) -> list[Claim]:
+def rag_scope(rags: pd.DataFrame, train: pd.DataFrame) -> str:
+    """The RAG claim's setting: its models, questions, retriever, formats and judge (not the eval cells')."""
+    tuned = rags[rags["method"] != "base"]
+    questions = rags["n_questions"].dropna()
+    parts = [", ".join(sorted(rags["base"].dropna().unique())) or "no model answered yet",
+             f"methods {_values(tuned['method_label'])}", f"n = {_values(tuned['n'])}",
+             f"epochs {_values(train['epochs']) if 'epochs' in train else '–'}", f"seeds {_values(tuned['seed'])}",
+             f"{_values(questions)} questions per cell" if len(questions) else "no questions answered yet",
+             f"corpora {_values(rags['corpus_name'])}", f"retriever {_values(rags['retriever'])}, k {_values(rags['k'])}",
+             f"formats {_values(rags['format'])}", f"judge {_values(rags['judge'])}"]
+    return "; ".join(parts)
+
+
+def attach(claims: list[Claim], evals: pd.DataFrame, train: pd.DataFrame,
+           rags: pd.DataFrame | None = None) -> list[Claim]:
     line = run_scope(evals, train)
+    rag_line = rag_scope(rags, train) if rags is not None and len(rags) else line
     for c in claims:
-        c.scope = f"In this run: {line}. The study: {STUDIES.get(c.source, 'see its paper')}."
+        here = rag_line if c.source == BARNETT else line
+        c.scope = f"In this run: {here}. The study: {STUDIES.get(c.source, 'see its paper')}."
     return claims
