@@ -23,8 +23,17 @@ def attach(base: Any, ctx: Context) -> Any:
 
 def save(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     # A folder `load_model(DIR)` opens on its own: weights, config and the tokenizer.
-    model.save_pretrained(folder, state_dict=state, safe_serialization=True)
+    model.save_pretrained(folder, state_dict=_untied(model, state), safe_serialization=True)
     ctx.tokenizer.save_pretrained(folder)
+
+
+def _untied(model: Any, state: dict) -> dict:
+    """A tied output layer saved once, under the input embeddings' name, as save_pretrained does for a model in
+    memory: gathered from FSDP2 shards, the two names arrive as separate tensors it would not recognise."""
+    if not getattr(model.config, "tie_word_embeddings", False):
+        return state
+    tied = [name for name in state if name.endswith("lm_head.weight")]
+    return {k: v for k, v in state.items() if k not in tied} if len(tied) < len(state) else state
 
 
 class Full(Method):
