@@ -140,8 +140,6 @@ train(TrainSpec.from_dict(json.loads(sys.argv[1])), sys.argv[2])
 """
 
 
-@pytest.mark.xfail(strict=True, reason="training/run.py keeps the pre-save probe in memory only: a resumed run "
-                                       "has no `before` and writes reload_check: null (fix described for the lead)")
 def test_a_kill_while_measuring_keeps_reload_check_on_resume(tmp_path, tiny_model_dir):
     from ftscope.training import TrainSpec, train
 

@@ -94,6 +94,7 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     before = _probe_before_saving(run, module)  # every process: a sharded model's forward needs them all
     if not acc.is_main_process:
         return out
+    before = _kept_probe(out, before)
     base_path = run.loaded.path
     del module, run.loaded.model
     gc.collect()
@@ -104,6 +105,21 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     _write(out, run, results, measured, base_path, time.time() - started)
     trackers.finish(run.setup.accelerator, {f"heldout/{k}": v for k, v in measured["heldout"].items()})
     return out
+
+
+def _kept_probe(out: Path, before: torch.Tensor | None) -> torch.Tensor | None:
+    """The pre-save probe, kept beside the finished stages: a run killed while measuring resumes with every
+    stage done and nothing in memory, and still checks the reload against what training ended with."""
+    from safetensors.torch import load_file, save_file
+
+    path = out / ".stages" / "probe.safetensors"
+    if before is None:
+        return load_file(path)["logits"] if path.is_file() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"logits": before.contiguous()}, tmp)
+    os.replace(tmp, path)
+    return before
 
 
 def _probe_before_saving(run: Prepared, module: Any) -> Any:
