@@ -23,6 +23,7 @@ def test_two_workers_share_one_store_without_duplicated_work(tmp_path, tiny_mode
     assert results(tmp_path / "pair") == reference
 
 
+@pytest.mark.slow  # starts a Ray instance: ~15 s; the two-node cluster tests run beside it
 def test_ray_backend_on_a_local_cluster(tmp_path, tiny_model_dir, paper_data, reference):
     ray = pytest.importorskip("ray")
     from ftscope.experiments.runner import run_grid

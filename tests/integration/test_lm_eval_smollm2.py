@@ -30,7 +30,8 @@ from ftscope.evaluation.lm_eval import evaluate_lm_eval, export_task_yamls, read
 from ftscope.models import language_model, load_model  # noqa: E402
 from ftscope.tasks import Catalogue  # noqa: E402
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # SmolLM2 through lm-eval's HFLM and ftscope's: ~70 s
+# (tests/unit/test_lm_eval_*.py run the same bridge on the tiny model)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lm_eval"
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -78,7 +78,9 @@ def test_both_console_scripts_are_installed(venv):
 
 
 def test_datasets_says_where_each_dataset_would_load_from(venv, paper_data):
-    given = run(bin_(venv, "ftscope"), "datasets", cwd=venv / "elsewhere", env={"FTSCOPE_DATA_DIR": str(paper_data)})
+    # Wide enough for any checkout's path: a table cell wraps a long path over lines with borders between.
+    given = run(bin_(venv, "ftscope"), "datasets", cwd=venv / "elsewhere",
+                env={"FTSCOPE_DATA_DIR": str(paper_data), "COLUMNS": "1000"})
     assert given.returncode == 0 and f"data folder: {paper_data}" in given.stdout
     assert str(paper_data / "sentiment" / "sst2_test_500.json") in given.stdout.replace("\n", "")
     none = run(bin_(venv, "ftscope"), "datasets", cwd=venv / "elsewhere")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Literal, Sequence
@@ -16,8 +17,8 @@ console = Console(stderr=True)
 
 
 def out_console() -> Console:
-    """Tables go to stdout; when piped, wide enough that paths are not cut."""
-    return Console(width=None if sys.stdout.isatty() else 160)
+    """Tables go to stdout; when piped, wide enough that paths are not cut (or as wide as $COLUMNS says)."""
+    return Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 
 
 def split(values: Sequence[str] | str | None) -> list[str]:
