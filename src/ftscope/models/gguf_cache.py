@@ -38,12 +38,19 @@ def _fingerprint(path: Path) -> str:
     return digest
 
 
+def _transformers_major() -> str:
+    from importlib.metadata import version
+
+    return version("transformers").split(".")[0]
+
+
 def converted_dir(gguf: str | Path) -> Path:
     """The cached safetensors folder for `gguf`, converting it first if needed."""
     gguf = Path(gguf)
     if not gguf.is_file():
         raise ModelError(f"{gguf}: GGUF file not found")
-    target = cache_root() / "models" / _fingerprint(gguf)[:32]
+    # Keyed by transformers' major version too: a folder converted under 5.x names tokenizer classes 4.x lacks.
+    target = cache_root() / "models" / f"{_fingerprint(gguf)[:32]}-transformers{_transformers_major()}"
     if (target / "config.json").is_file():
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
