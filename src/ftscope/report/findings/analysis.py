@@ -97,7 +97,7 @@ def verdicts(evals: pd.DataFrame, rags: pd.DataFrame, train: pd.DataFrame, rules
         head = c.tests[0] if c.tests else None
         c.mde = mde(head.estimate if head else None, family, rules.alpha, rules.power,
                     one_sided=head is not None and head.kind != "direction")
-    return attach(claims, evals, train, rags[rags["status"] == "done"] if "status" in rags else rags)
+    return attach(claims, evals, train, rags[rags["status"] == "done"])  # rag_table always has status
 
 
 def analyse(rows: list[dict], store: str, experiment: str | None, notes: list[str] | None = None,
