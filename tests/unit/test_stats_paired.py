@@ -3,6 +3,7 @@ bootstrap (vs scipy.stats.bootstrap)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -56,6 +57,11 @@ def test_mean_se_by_hand_and_as_lm_evaluation_harness():
     assert mean_se(accuracy) == pytest.approx(harness.mean_stderr(accuracy), rel=1e-12)
 
 
+def _scipy_rng(generator: np.random.Generator) -> dict:
+    """scipy names the generator `rng` from 1.15 and `random_state` before (our lower bound is 1.11)."""
+    return {"rng" if "rng" in inspect.signature(sps.bootstrap).parameters else "random_state": generator}
+
+
 def test_paired_bootstrap_matches_scipy_percentile_bootstrap():
     rng = np.random.default_rng(7)
     difficulty = rng.random(200)
@@ -63,7 +69,7 @@ def test_paired_bootstrap_matches_scipy_percentile_bootstrap():
     b = difficulty + rng.normal(0, 0.05, 200)
     found = paired_bootstrap(a, b, n_boot=10_000, seed=1)
     reference = sps.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis), paired=True,
-                              method="percentile", n_resamples=10_000, rng=np.random.default_rng(2))
+                              method="percentile", n_resamples=10_000, **_scipy_rng(np.random.default_rng(2)))
     # Each 2.5%/97.5% endpoint from 10 000 replicates has Monte-Carlo s.d. ≈ 0.027·SE; two independent
     # runs differ by ≈ 0.038·SE (s.d.): 0.15·SE is ~4 s.d.
     tolerance = 0.15 * reference.standard_error
