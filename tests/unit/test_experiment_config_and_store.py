@@ -36,6 +36,8 @@ def write(tmp_path, text):
     (("[sentiment, socialqa]", "[sentiment, socialqb]"), "exp.yaml:9: eval.datasets.1: 'socialqb'"),
     (("{fticl_k: 2}", "{fticl_k: 0}"), "fticl_k: must be 1 or more"),
     (("name: t", "name: [t"), "exp.yaml:1: not valid YAML"),  # the line of the unclosed [
+    (("  shots: [0, 2]", "  shots: [0, 2]\n  role_shots: {cross-tusk: [0]}"), "exp.yaml:11: eval.role_shots.cross-tusk"),
+    (("  shots: [0, 2]", "  shots: [0, 2]\n  role_shots: {cross-task: []}"), "eval.role_shots: Value error, each role"),
 ])
 def test_bad_yaml_gets_file_line_and_key(tmp_path, edit, message):
     text = GOOD.format(store=tmp_path / "s").replace(*edit)
@@ -53,6 +55,17 @@ def test_grid_shape_and_stable_hashes(tmp_path, paper_data):
     roles = {c.spec.dataset: c.role for c in grid.eval if c.needs == cell_hash(grid.train[0])}
     assert roles == {"amazon": "in-domain", "amazonfood": "out-of-domain", "sst2": "out-of-domain",
                      "socialqa": "cross-task"}
+
+
+def test_role_shots_drop_k_shot_cross_task_cells_and_keep_every_base_partner(tmp_path, paper_data):
+    text = GOOD.format(store=tmp_path / "s").replace("  shots: [0, 2]", "  shots: [0, 2]\n  role_shots: {cross-task: [0]}")
+    grid = expand(load_experiment(write(tmp_path, text), [f"data_dir={paper_data}"]))
+    tuned = [c for c in grid.eval if c.role is not None]
+    assert {(c.spec.dataset, c.spec.shots) for c in tuned if c.role == "cross-task"} == {("socialqa", 0)}
+    assert {c.spec.shots for c in tuned if c.role != "cross-task"} == {0, 2}
+    base = {(c.spec.dataset, c.spec.shots) for c in grid.eval if c.role is None}
+    assert {(c.spec.dataset, c.spec.shots) for c in tuned} <= base
+    assert len(grid.eval) == 8 + 2 * (3 * 2 + 1)  # the base: 4 × 2; each tuned model: 3 sentiment × 2 + socialqa 0-shot
 
 
 def test_override_changes_only_dependent_hashes(tmp_path, paper_data):

@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftscope.errors import ConfigError
-from ftscope.specs import DType, FewshotSelection, RagFormat, RetrieverName, Scoring, TemplateId, VerdictRules
+from ftscope.specs import DType, FewshotSelection, RagFormat, RetrieverName, Role, Scoring, TemplateId, VerdictRules
 from ftscope.yaml_files import parse_yaml, read_yaml_text
 
 
@@ -60,6 +60,11 @@ class EvalGrid(_Strict):
     fewshot: FewshotSelection = "first"
     fewshot_seed: int = 0
     max_new_tokens: int | None = Field(default=None, ge=1)
+    # Shot counts for a fine-tuned model's test sets of one role, in place of `shots`: {cross-task: [0]} skips
+    # the k-shot cross-task cells, which no claim's primary test reads (Yang's k-shot claim is on in-domain
+    # and out-of-domain cells) and which cost a third of a study's evaluation. The base runs every count of
+    # `shots` and of these, so each tuned cell keeps its base partner.
+    role_shots: dict[Role, list[int]] = {}
     base: bool = True  # evaluate the untouched base model too (the reference of every delta)
     # lm-evaluation-harness tasks (general capability retention), scored by ftscope's engine: stock task
     # names when the hub is reachable, or tasks from YAMLs in `lm_eval_include`
@@ -72,6 +77,21 @@ class EvalGrid(_Strict):
         if isinstance(shots, list) and any(k < 0 for k in shots):
             raise ValueError("shot counts must be 0 or more")
         return shots
+
+    @field_validator("role_shots")
+    @classmethod
+    def _role_shots(cls, role_shots: dict[str, list[int]]) -> dict[str, list[int]]:
+        if any(not counts or any(k < 0 for k in counts) for counts in role_shots.values()):
+            raise ValueError("each role needs a list of shot counts, each 0 or more")
+        return role_shots
+
+    def shots_for(self, task_shots: tuple[int, ...], role: str | None) -> list[int]:
+        """The shot counts of one test set: the role's own for a fine-tuned model, else `shots` (the paper's
+        counts of the task for "paper"); for the base (role None) every count any role runs."""
+        default = list(task_shots) if self.shots == "paper" else list(self.shots)
+        if role is not None:
+            return list(self.role_shots.get(role, default))
+        return sorted(set(default).union(*self.role_shots.values()))
 
 
 class RagGrid(_Strict):

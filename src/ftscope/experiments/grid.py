@@ -189,7 +189,7 @@ def _eval_cells(config: ExperimentConfig, model: ModelRef, datasets: list[str], 
         _check_pool(config, cat, name, task)
         evaluated = model.with_prompt() if _keeps_prompt_in_domain(model) and name in model.train_datasets else model
         for template in e.templates:
-            for shots in task.paper_shots if e.shots == "paper" else e.shots:
+            for shots in e.shots_for(task.paper_shots, model.role(name, task.name)):
                 spec = EvalSpec(name, shots, template, e.scoring, e.limit, e.fewshot, e.fewshot_seed, e.max_new_tokens)
                 cells.append(EvalCell(evaluated, spec, task.name, task.kind))
     return cells
@@ -225,12 +225,14 @@ def _check_lm_eval(config: ExperimentConfig) -> None:
 
 def _check_pool(config: ExperimentConfig, cat: Catalogue, name: str, task: Task) -> None:
     """k-shot needs k demonstrations: say so before anything runs, not after the model loaded."""
-    shots = task.paper_shots if config.eval.shots == "paper" else config.eval.shots
+    shots = config.eval.shots_for(task.paper_shots, None)  # the base's: every count any role runs
     data = cat.test(name)
     used = min(len(data.examples), config.eval.limit or len(data.examples))
     pool = len(data.fewshot) if data.fewshot else len(data.examples) - used  # else: the items after the limit
     if shots and max(shots) > pool:
-        raise ConfigError(f"{_where(config, 'eval', 'shots')}: {max(shots)}-shot needs {max(shots)} demonstrations "
+        plain = task.paper_shots if config.eval.shots == "paper" else config.eval.shots
+        field = "shots" if max(shots) in plain else "role_shots"
+        raise ConfigError(f"{_where(config, 'eval', field)}: {max(shots)}-shot needs {max(shots)} demonstrations "
                           f"but {name}'s few-shot pool holds {pool}; lower the shots or give a larger fewshot_file")
 
 
