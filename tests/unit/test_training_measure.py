@@ -48,3 +48,20 @@ def test_no_change_gives_zero_deviation_and_no_embedding_share():
     same = dict(base)
     out = compare_weights({**same, "lm_head.weight": same["model.embed_tokens.weight"]}, base)
     assert out["mean_abs"] == 0 and out["layer_relative_change"] == 0 and out["embedding_share"] is None
+
+
+def test_the_base_held_out_loss_is_computed_once_per_weights_and_texts(tiny_loaded, monkeypatch):
+    from ftscope.training import measure
+
+    calls = []
+    real = measure.lm_loss
+    monkeypatch.setattr(measure, "lm_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(measure, "_BASE_LOSSES", {})
+    texts = ["The film was a delight from start to end.", "Is the sky blue?"]
+    args = (tiny_loaded.model, tiny_loaded.tokenizer)
+    first = measure.base_lm_loss(*args, texts, "folder-a", "float32")
+    assert measure.base_lm_loss(*args, texts, "folder-a", "float32") == first == real(*args, texts)
+    assert len(calls) == 1
+    measure.base_lm_loss(*args, texts[:1], "folder-a", "float32")  # other texts, other weights: computed again
+    measure.base_lm_loss(*args, texts, "folder-b", "float32")
+    assert len(calls) == 3

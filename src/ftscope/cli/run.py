@@ -25,7 +25,7 @@ def run_cmd(
 ) -> None:
     """Run an experiment grid into its store: cached, resumable, parallel; then its report."""
     from ftscope.experiments.config import load_experiment
-    from ftscope.experiments.runner import peak_rss_gb, phase_seconds, run_grid
+    from ftscope.experiments.runner import cell_kind_seconds, peak_rss_gb, phase_seconds, run_grid
 
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: '{backend}' is not one of local, ray")
@@ -42,6 +42,7 @@ def run_cmd(
     store, grid = _open(config)
     phases = phase_seconds(store, grid)
     console.print(f"finished in {ran:.0f} s; store: {config.store}")
+    console.print(_by_cell_kind(cell_kind_seconds(store, grid)))
     console.print(_phases(phases, time.perf_counter() - report_started, peak_rss_gb()))
     console.print(f"report: {html}")
     _exit_on_failures(config)
@@ -59,6 +60,13 @@ def _phases(phases: dict, report_s: float, rss_gb: float) -> str:
     load = sum(p["load_seconds"] for p in phases.values())
     return (f"time by phase: model loading {load:.0f} s, {', '.join(parts) or 'no cells run'}, report {report_s:.0f} s; "
             f"peak memory {rss_gb:.2f} GB RSS (cells done by earlier runs count their original time)")
+
+
+def _by_cell_kind(rows: list[dict]) -> Table:
+    table = Table("phase", "cell kind", "cells", "seconds", "s per cell", title="time by cell kind (load included)")
+    for r in rows:
+        table.add_row(r["phase"], r["kind"], str(r["cells"]), f"{r['seconds']:.0f}", f"{r['mean_seconds']:.1f}")
+    return table
 
 
 def _report(config) -> Path:

@@ -228,6 +228,25 @@ def phase_seconds(store: Store, grid: Grid) -> dict[str, dict[str, float]]:
     return out
 
 
+def cell_kind_seconds(store: Store, grid: Grid) -> list[dict[str, Any]]:
+    """Done cells' time by what kind of work they are: training per method, evaluation per task kind, role
+    (`base` for the base model) and shot count, RAG per format; load time included. Where a study's time goes."""
+    kinds: dict[str, tuple] = {}
+    for cell in grid.cells:
+        if cell.kind == "train":
+            kinds[cell_hash(cell)] = ("train", cell.spec.method, "", "")
+        elif cell.kind == "eval":
+            kinds[cell_hash(cell)] = ("eval", cell.task_kind, cell.role or "base", f"{cell.spec.shots}-shot")
+        else:
+            kinds[cell_hash(cell)] = ("rag", cell.spec.format, "", "")
+    sums: dict[tuple, list[float]] = {}
+    for row in store.rows():
+        if row["hash"] in kinds and row["status"] == "done":
+            sums.setdefault(kinds[row["hash"]], []).append(row["seconds"] or 0.0)
+    return [{"phase": k[0], "kind": " ".join(x for x in k[1:] if x), "cells": len(v), "seconds": sum(v),
+             "mean_seconds": sum(v) / len(v)} for k, v in sorted(sums.items())]
+
+
 def peak_rss_gb() -> float:
     """The largest resident set of this process or any worker process it waited for, in GB."""
     import resource

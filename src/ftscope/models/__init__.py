@@ -8,7 +8,10 @@ __all__ = ["BUILTIN_MODELS", "DEFAULT_MODEL", "LoadOptions", "LoadedModel", "lan
 
 
 def language_model(loaded: LoadedModel, batch_tokens: int = 4096, max_rows: int = 32):
-    """The fast scorer/generator over a loaded model (imported lazily: it needs torch)."""
+    """The fast scorer/generator over a loaded model that only infers from now on (imported lazily: it needs
+    torch). Its CPU linear weights are stored column-major, which decodes 1.2–1.5× faster (models/layout.py)."""
+    from ftscope.models.layout import column_major_linears
     from ftscope.models.lm import HFLanguageModel
 
+    column_major_linears(loaded.model)
     return HFLanguageModel(loaded.model, loaded.tokenizer, batch_tokens, max_rows)

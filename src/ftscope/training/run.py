@@ -40,7 +40,7 @@ from ftscope.training.distributed import check_launch, unsharded, world
 from ftscope.training.load import load_artefact
 from ftscope.training.loop import ProgressFn, Setup, StageResult, run_stage
 from ftscope.training.manifest import model_sha256, read_manifest, versions, write_manifest
-from ftscope.training.measure import heldout_texts, lm_loss, probe, reload_check, weight_change
+from ftscope.training.measure import base_lm_loss, heldout_texts, lm_loss, probe, reload_check, weight_change
 from ftscope.training.method import Method, MethodOptions
 from ftscope.training.methods import METHODS
 from ftscope.training.resolve import method_options, resolve
@@ -84,7 +84,8 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     acc.wait_for_everyone()
     texts, text_sources = heldout_texts(catalogue, run.data.tasks)
     run.loaded.model.to(acc.device)
-    base_heldout = lm_loss(run.loaded.model, run.loaded.tokenizer, texts) if acc.is_main_process else {}
+    base_heldout = (base_lm_loss(run.loaded.model, run.loaded.tokenizer, texts, str(run.loaded.path), spec.dtype)
+                    if acc.is_main_process else {})
     stages = run.method.stages(run.ctx)
     results, module = [], None
     for index, stage in enumerate(stages):

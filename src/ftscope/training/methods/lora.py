@@ -53,7 +53,9 @@ def attach(base: Any, ctx: Context) -> Any:
 def save(model: Any, state: dict, folder: Path, ctx: Context) -> None:
     for config in model.peft_config.values():
         config.base_model_name_or_path = ctx.spec.model  # portable: the name the spec gave, not a local path
-    model.save_pretrained(folder, state_dict=state, safe_serialization=True)  # PEFT keeps the adapter's keys
+    # PEFT keeps the adapter's keys. save_embedding_layers=False: the adapters sit on linear layers, never the
+    # embeddings, and PEFT's "auto" would look the base name up on the hub at every save to compare vocabularies.
+    model.save_pretrained(folder, state_dict=state, safe_serialization=True, save_embedding_layers=False)
 
 
 class Lora(Method):
