@@ -42,9 +42,10 @@ def test_rerun_computes_nothing_and_one_changed_parameter_recomputes_only_its_ce
     shutil.copytree(reference_store, tmp_path / "cache")  # a finished grid, as a first run leaves it
     path = write_experiment(tmp_path, "cache", tiny_model_dir, paper_data)
     before = {r["hash"]: r["attempts"] for r in rows(tmp_path / "cache")}
-    out, _ = finish(ftscope_run(path))
+    out, err = finish(ftscope_run(path))
     # where the time went, per kind of cell (the finished cells keep their original seconds)
-    assert "time by cell kind" in out and "base 0-shot" in out and "lora" in out, out[-2000:]
+    printed = out + err
+    assert "time by cell kind" in printed and "base 0-shot" in printed and "lora" in printed, printed[-2000:]
     assert {r["hash"]: r["attempts"] for r in rows(tmp_path / "cache")} == before
     path.write_text(path.read_text().replace("shots: [0, 1]", "shots: [0, 2]"))
     finish(ftscope_run(path))
