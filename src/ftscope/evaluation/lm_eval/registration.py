@@ -25,7 +25,7 @@ from types import ModuleType
 from ftscope.errors import ConfigError
 
 MODEL_NAME = "ftscope"
-INSTALL = "pip install 'ftscope[lm-eval]' (or lm-eval>=0.4.5,<0.5 itself)"
+INSTALL = "pip install 'ftscope[lm-eval]' (or lm-eval>=0.4.12,<0.5 itself)"
 
 
 def require_lm_eval() -> ModuleType:
