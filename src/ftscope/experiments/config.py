@@ -85,10 +85,14 @@ class EvalGrid(_Strict):
             raise ValueError("each role needs a list of shot counts, each 0 or more")
         return role_shots
 
+    def plain_shots(self, task_shots: tuple[int, ...]) -> list[int]:
+        """`shots`, with "paper" read as the task's own counts from the paper."""
+        return list(task_shots) if self.shots == "paper" else list(self.shots)
+
     def shots_for(self, task_shots: tuple[int, ...], role: str | None) -> list[int]:
-        """The shot counts of one test set: the role's own for a fine-tuned model, else `shots` (the paper's
-        counts of the task for "paper"); for the base (role None) every count any role runs."""
-        default = list(task_shots) if self.shots == "paper" else list(self.shots)
+        """The shot counts of one test set: the role's own for a fine-tuned model, else `plain_shots`; for the
+        base (role None) every count any role runs."""
+        default = self.plain_shots(task_shots)
         if role is not None:
             return list(self.role_shots.get(role, default))
         return sorted(set(default).union(*self.role_shots.values()))

@@ -230,8 +230,7 @@ def _check_pool(config: ExperimentConfig, cat: Catalogue, name: str, task: Task)
     used = min(len(data.examples), config.eval.limit or len(data.examples))
     pool = len(data.fewshot) if data.fewshot else len(data.examples) - used  # else: the items after the limit
     if shots and max(shots) > pool:
-        plain = task.paper_shots if config.eval.shots == "paper" else config.eval.shots
-        field = "shots" if max(shots) in plain else "role_shots"
+        field = "shots" if max(shots) in config.eval.plain_shots(task.paper_shots) else "role_shots"
         raise ConfigError(f"{_where(config, 'eval', field)}: {max(shots)}-shot needs {max(shots)} demonstrations "
                           f"but {name}'s few-shot pool holds {pool}; lower the shots or give a larger fewshot_file")
 

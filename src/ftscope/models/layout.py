@@ -17,16 +17,13 @@ import torch
 
 
 def column_major_linears(model: Any) -> int:
-    """Store every CPU `nn.Linear` weight column-major, in place (tied weights once); the number changed."""
+    """Store every CPU `nn.Linear` weight column-major, in place; the number changed. A weight already laid out
+    (a tied one met twice, a model passed twice) is no longer contiguous and is left alone."""
     changed = 0
-    seen: set[int] = set()
     for module in model.modules():
-        if not isinstance(module, torch.nn.Linear):
+        weight = module.weight if isinstance(module, torch.nn.Linear) else None
+        if weight is None or weight.device.type != "cpu" or not weight.is_contiguous():
             continue
-        weight = module.weight
-        if id(weight) in seen or weight.device.type != "cpu" or weight.dim() != 2 or not weight.is_contiguous():
-            continue
-        seen.add(id(weight))
         with torch.no_grad():
             weight.data = weight.data.t().contiguous().t()
         changed += 1
