@@ -161,5 +161,5 @@ def manifest(m: Model, fx: Effects) -> dict:
     change = fx.layer_change.get(m.method, 0.02) * (1 + _shift(m, "weights", fx))
     return {"method": m.method, "wall_seconds": 30.0 * steps, "loss_curve": curve,
             "tokens": {"processed": 50_000 * steps, "tokens_per_second": 1800.0},
-            "weight_change": {"mean_abs": 1e-4, "relative_per_layer": change, "embedding_share": 0.05},
+            "weight_change": {"mean_abs": 1e-4, "layer_relative_change": change, "embedding_share": 0.05},
             "heldout": {"base_loss": 2.9, "tuned_loss": 2.6}, "notes": []}

@@ -53,3 +53,18 @@ def test_rerun_computes_nothing_and_one_changed_parameter_recomputes_only_its_ce
     new = set(after) - set(before)
     assert len(new) == 6 and all(after[h] == 1 for h in new)  # 3 datasets × 2 models at 2-shot
     assert all(after[h] == before[h] for h in before)  # nothing recomputed, the train cell included
+
+
+def test_the_report_reads_the_weight_change_training_wrote(reference_store):
+    # The report's training table and claim Y(e) read the deviation measures from the manifest a real
+    # training wrote; a renamed field there once left every layer change empty and Y(e) without data.
+    from ftscope.report.build import read_rows
+    from ftscope.report.findings.overview import train_summary
+
+    found, _, _ = read_rows(reference_store, None)
+    table = train_summary(found)
+    assert len(table) == 1 and table["status"].tolist() == ["done"]
+    for column in ("weight_change", "layer_change", "embedding_share", "heldout_tuned_loss", "tokens_per_second"):
+        value = table[column].iloc[0]
+        assert value is not None and value == value, (column, table.iloc[0].to_dict())
+    assert 0 < float(table["layer_change"].iloc[0]) < 1

@@ -84,7 +84,7 @@ def train_record(row: dict) -> dict[str, Any]:
             "heldout_base_loss": _get(manifest, "heldout.base_loss", "base_heldout_loss"),
             "heldout_tuned_loss": _get(manifest, "heldout.tuned_loss", "heldout_loss", "tuned_loss"),
             "weight_change": _get(manifest, "weight_change.mean_abs", "weight_change"),
-            "layer_change": _get(manifest, "weight_change.relative_per_layer"),
+            "layer_change": _get(manifest, "weight_change.layer_relative_change"),
             "embedding_share": _get(manifest, "weight_change.embedding_share"),
             "notes": "; ".join(manifest.get("notes") or [])}
 
