@@ -6,17 +6,14 @@ exits 130 with the store resumable; anything else is a bug and keeps its traceba
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 
-# OpenMP threads that spin while they wait turn a busy machine (another job, or --workers) into a standstill:
-# measured here, torch with 2 threads ran small matmuls 7× slower than with 1 while other processes held the
-# cores, and as fast as 1 thread with passive waiting. Set before torch loads; a user's own setting wins, and
-# so does a bounded spin (GOMP_SPINCOUNT=10000: decoding-sized matmuls 1.3-1.5x faster on a machine to
-# itself, 1.8x slower beside another torch process; README, Environment).
-if "GOMP_SPINCOUNT" not in os.environ:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How OpenMP threads wait is read once, when torch loads: chosen here, before any subcommand imports it
+# (a bounded spin on free cores, passive waiting on busy ones; ftscope/openmp.py has the measurements).
+from ftscope.openmp import choose_wait_policy  # noqa: E402
+
+choose_wait_policy()
 
 import typer
 
