@@ -4,9 +4,13 @@ Runs, on the shared SST-2 test file (first 250 items) with the paper's Prompt-1 
   - 4-shot and 0-shot classification, `loglik` (lm-eval multiple_choice semantics);
   - 0-shot generation on the first 50 XSum items against lm-eval's `generate_until` (60 tokens,
     cut at the first blank line).
-Prints wall times, speed-ups and the agreement of predictions, then one JSON line.
+lm-eval runs once per batch setting (default 1, 8 and `auto`); each is reported and ftscope's speed-up is
+quoted against the fastest. Both tools get a model already in memory (loading is not timed). Printed per
+run: wall time, the positions the model ran forward (padding included, counted at its first layer),
+tokens/s, and the FLOP/s that makes in the linear layers against the fp32 and bf16 matmul peaks measured
+first; the agreement of predictions; then one JSON line.
 
-    .venv/bin/python benchmarks/eval_vs_lm_eval.py [--limit 250] [--gen-limit 50] [--lm-eval-batch 1]
+    .venv/bin/python benchmarks/eval_vs_lm_eval.py [--limit 250] [--gen-limit 50] [--lm-eval-batch 1,8,auto]
 
 Both tools run in this process, one after the other, on the same threads; nothing else should run.
 """
@@ -29,6 +33,7 @@ from ftscope.evaluation import EvalSpec, evaluate  # noqa: E402
 from ftscope.models import LoadOptions, language_model, load_model, resolve_model_path  # noqa: E402
 from ftscope.prompts import template_for  # noqa: E402
 from ftscope.tasks import Catalogue  # noqa: E402
+from peak import counting_positions, linear_flops_per_token, matmul_peak  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "generalization"
 
@@ -53,75 +58,126 @@ GENERATE = ('output_type: generate_until\ndoc_to_target: "{{output}}"\n'
             'metric_list:\n  - metric: exact_match\n')
 
 
-def run_lm_eval(model_dir: str, tasks_dir: Path, task: str, shots: int, limit: int, batch: int):
+def run_lm_eval(hflm, tasks_dir: Path, task: str, shots: int, limit: int):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    started = time.perf_counter()
-    out = lm_eval.simple_evaluate(
-        model="hf", model_args=f"pretrained={model_dir},dtype=float32", tasks=[task], num_fewshot=shots,
-        batch_size=batch, limit=limit, device="cpu", log_samples=True,
-        task_manager=TaskManager(include_path=str(tasks_dir)), random_seed=0, numpy_random_seed=0,
-        torch_random_seed=0, fewshot_random_seed=0,
-    )
-    return time.perf_counter() - started, sorted(out["samples"][task], key=lambda s: s["doc_id"]), out["results"][task]
+    with counting_positions(hflm.model) as seen:
+        started = time.perf_counter()
+        out = lm_eval.simple_evaluate(
+            model=hflm, tasks=[task], num_fewshot=shots, limit=limit, log_samples=True,
+            task_manager=TaskManager(include_path=str(tasks_dir)), random_seed=0, numpy_random_seed=0,
+            torch_random_seed=0, fewshot_random_seed=0,
+        )
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "positions": seen[0],
+            "samples": sorted(out["samples"][task], key=lambda s: s["doc_id"]), "summary": out["results"][task]}
 
 
-def run_ftscope(lm, dataset, spec: EvalSpec):
-    started = time.perf_counter()
-    result = evaluate(lm, dataset, spec)
-    return time.perf_counter() - started, result
+def run_ftscope(loaded, lm, dataset, spec: EvalSpec):
+    with counting_positions(loaded.model) as seen:
+        started = time.perf_counter()
+        result = evaluate(lm, dataset, spec)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "positions": seen[0], "result": result}
 
 
-def classification(lm, model_dir, tasks_dir, shots: int, limit: int, batch: int) -> dict:
-    dataset = Catalogue().test("sst2")
-    t_ft, result = run_ftscope(lm, dataset, EvalSpec("sst2", shots, "p1", "loglik", limit))
-    t_le, samples, summary = run_lm_eval(model_dir, tasks_dir, "ftscope_sst2", shots, limit, batch)
-    labels = ("positive", "negative")
-    le_pred = [labels[max(range(2), key=lambda i: s["filtered_resps"][i][0])] for s in samples]
-    agree = sum(p.prediction == q for p, q in zip(result.predictions, le_pred)) / len(le_pred)
-    return {"ftscope_s": t_ft, "lm_eval_s": t_le, "speedup": t_le / t_ft, "agreement": agree,
-            "ftscope_acc": result.metrics["accuracy"], "lm_eval_acc": summary["acc,none"]}
+LABELS = ("positive", "negative")
 
 
-def generation(lm, model_dir, tasks_dir, limit: int, batch: int) -> dict:
-    dataset = Catalogue().test("xsum")
-    t_ft, result = run_ftscope(lm, dataset, EvalSpec("xsum", 0, "p1", "loglik", limit, max_new_tokens=60))
-    t_le, samples, _ = run_lm_eval(model_dir, tasks_dir, "ftscope_xsum", 0, limit, batch)
-    le_text = [s["filtered_resps"][0].strip() for s in samples]
-    agree = sum(p.prediction == q for p, q in zip(result.predictions, le_text)) / len(le_text)
-    return {"ftscope_s": t_ft, "lm_eval_s": t_le, "speedup": t_le / t_ft, "agreement": agree,
-            "ftscope_rougeL": result.metrics["rougeL"]}
+def lm_eval_predictions(case: dict, samples: list[dict]) -> list[str]:
+    if case["kind"] == "loglik":
+        return [LABELS[max(range(2), key=lambda i: s["filtered_resps"][i][0])] for s in samples]
+    return [s["filtered_resps"][0].strip() for s in samples]
+
+
+CASES = [
+    {"name": "sst2 4-shot loglik", "key": "4shot", "dataset": "sst2", "task": "ftscope_sst2", "shots": 4,
+     "kind": "loglik"},
+    {"name": "sst2 0-shot loglik", "key": "0shot", "dataset": "sst2", "task": "ftscope_sst2", "shots": 0,
+     "kind": "loglik"},
+    {"name": "xsum 0-shot generation", "key": "generation", "dataset": "xsum", "task": "ftscope_xsum", "shots": 0,
+     "kind": "generation"},
+]
+
+
+def rate(run: dict, per_token: float, peaks: dict) -> str:
+    tps = run["positions"] / run["seconds"]
+    flops = tps * per_token
+    return (f"{run['positions']:7d} positions, {tps:7.0f} tokens/s, {flops / 1e9:5.0f} GFLOP/s = "
+            f"{flops / peaks['float32']['flops']:4.0%} of the fp32 peak, "
+            f"{flops / max(1.0, peaks['bfloat16']['flops']):5.0%} of the bf16 peak")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=250)
     parser.add_argument("--gen-limit", type=int, default=50)
-    parser.add_argument("--lm-eval-batch", type=int, default=1, help="lm-eval's batch size (its default: 1)")
+    parser.add_argument("--lm-eval-batch", default="1,8,auto",
+                        help="lm-eval batch sizes to run, comma-separated (its default is 1)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    batches = [b.strip() for b in args.lm_eval_batch.split(",") if b.strip()]
+    peaks = {d: matmul_peak(d) for d in ("float32", "bfloat16")}
+    for d, p in peaks.items():
+        print(f"matmul peak {d}: {p['flops'] / 1e9:.0f} GFLOP/s ({args.threads} threads"
+              f"{'; ' + p['note'] if p['note'] else ''})")
     model_dir = resolve_model_path("smollm2-135m")
-    lm = language_model(load_model(model_dir, options=LoadOptions(dtype="float32", device="cpu")))
+    loaded = load_model(model_dir, options=LoadOptions(dtype="float32", device="cpu"))
+    per_token = linear_flops_per_token(loaded.model)
+    lm = language_model(loaded)
     catalogue = Catalogue()
+    from lm_eval.models.huggingface import HFLM
+
+    summary: dict = {"lm_eval_batches": batches, "threads": args.threads,
+                     "peak_gflops": {d: round(p["flops"] / 1e9, 1) for d, p in peaks.items()}}
     with tempfile.TemporaryDirectory() as tmp:
         tasks_dir = Path(tmp)
-        (tasks_dir / "sst2.yaml").write_text(task_yaml("ftscope_sst2", "sst2", template_for(catalogue.task_of("sst2"), "p1"), CLASSIFY))
-        (tasks_dir / "xsum.yaml").write_text(task_yaml("ftscope_xsum", "xsum", template_for(catalogue.task_of("xsum"), "p1"), GENERATE))
-        four = classification(lm, model_dir, tasks_dir, 4, args.limit, args.lm_eval_batch)
-        zero = classification(lm, model_dir, tasks_dir, 0, args.limit, args.lm_eval_batch)
-        gen = generation(lm, model_dir, tasks_dir, args.gen_limit, args.lm_eval_batch)
-    for name, r in (("sst2 4-shot loglik", four), ("sst2 0-shot loglik", zero), ("xsum 0-shot generation", gen)):
-        extra = (f"acc ftscope {r['ftscope_acc']:.3f} lm-eval {r['lm_eval_acc']:.3f}" if "ftscope_acc" in r
-                 else f"rougeL {r['ftscope_rougeL']:.3f}")
-        print(f"{name:24s} ftscope {r['ftscope_s']:7.1f} s  lm-eval {r['lm_eval_s']:7.1f} s  "
-              f"speedup {r['speedup']:5.2f}x  agreement {r['agreement']:.3f}  {extra}")
-    print(json.dumps({"speedup_4shot": round(four["speedup"], 2), "speedup_0shot": round(zero["speedup"], 2),
-                      "agreement_4shot": round(four["agreement"], 4), "speedup_generation": round(gen["speedup"], 2),
-                      "agreement_0shot": round(zero["agreement"], 4), "agreement_generation": round(gen["agreement"], 4),
-                      "acc_4shot_ftscope": round(four["ftscope_acc"], 4), "acc_4shot_lm_eval": round(four["lm_eval_acc"], 4),
-                      "lm_eval_batch_size": args.lm_eval_batch}))
+        for name in ("sst2", "xsum"):
+            extra = CLASSIFY if name == "sst2" else GENERATE
+            (tasks_dir / f"{name}.yaml").write_text(task_yaml(f"ftscope_{name}", name, template_for(
+                catalogue.task_of(name), "p1"), extra))
+        ours = {}
+        for case in CASES:
+            limit = args.limit if case["kind"] == "loglik" else args.gen_limit
+            spec = EvalSpec(case["dataset"], case["shots"], "p1", "loglik", limit,
+                            **({"max_new_tokens": 60} if case["kind"] == "generation" else {}))
+            ours[case["key"]] = run_ftscope(loaded, lm, catalogue.test(case["dataset"]), spec)
+        theirs: dict = {case["key"]: {} for case in CASES}
+        for batch in batches:
+            hflm = HFLM(pretrained=model_dir, dtype="float32", device="cpu",
+                        batch_size=batch if batch == "auto" else int(batch))
+            for case in CASES:
+                limit = args.limit if case["kind"] == "loglik" else args.gen_limit
+                theirs[case["key"]][batch] = run_lm_eval(hflm, tasks_dir, case["task"], case["shots"], limit)
+            del hflm
+    for case in CASES:
+        mine, key = ours[case["key"]], case["key"]
+        predictions = [p.prediction for p in mine["result"].predictions]
+        print(f"{case['name']}:")
+        print(f"  ftscope            {mine['seconds']:7.1f} s  {rate(mine, per_token, peaks)}")
+        rows = {}
+        for batch, run in theirs[key].items():
+            other = lm_eval_predictions(case, run["samples"])
+            agree = sum(p == q for p, q in zip(predictions, other)) / len(other)
+            rows[batch] = {"seconds": round(run["seconds"], 1), "speedup": round(run["seconds"] / mine["seconds"], 2),
+                           "agreement": round(agree, 4), "positions": run["positions"]}
+            print(f"  lm-eval batch {batch:4s} {run['seconds']:7.1f} s  {rate(run, per_token, peaks)}  "
+                  f"ftscope {run['seconds'] / mine['seconds']:5.2f}x faster, agreement {agree:.3f}")
+        best = min(rows, key=lambda b: rows[b]["seconds"])
+        print(f"  against lm-eval at its best here (batch {best}): {rows[best]['speedup']:.2f}x")
+        metrics = mine["result"].metrics
+        summary[f"speedup_{key}"] = rows[best]["speedup"]
+        summary[f"agreement_{key}"] = min(r["agreement"] for r in rows.values())
+        summary[f"lm_eval_best_batch_{key}"] = best
+        summary[f"ftscope_tokens_per_s_{key}"] = round(mine["positions"] / mine["seconds"], 1)
+        summary[f"ftscope_fp32_peak_fraction_{key}"] = round(
+            mine["positions"] / mine["seconds"] * per_token / peaks["float32"]["flops"], 3)
+        summary[f"lm_eval_{key}"] = rows
+        summary[f"ftscope_{key}"] = {"seconds": round(mine["seconds"], 1), "positions": mine["positions"],
+                                     **{k: round(v, 4) for k, v in metrics.items() if k in ("accuracy", "rougeL")}}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

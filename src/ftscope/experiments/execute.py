@@ -97,10 +97,12 @@ class CellRunner:
     def language_model(self, model: ModelRef) -> Any:
         if model.load_key != self._model_key:
             from ftscope.models import language_model, model_facts
+            from ftscope.models.release import release_freed_memory
             from ftscope.training import open_model
 
             started = time.perf_counter()
-            self._lm = None  # free the previous model before loading the next
+            self._lm = None  # free the previous model (and what a training cell left) before loading the next
+            release_freed_memory()
             folder = self.locate(model.train_cell) if model.train_cell else None
             loaded = open_model(model, self._options(), folder)
             lm = language_model(loaded, self.config.batch_tokens)

@@ -30,6 +30,7 @@ import torch
 from ftscope import trackers
 from ftscope.errors import ConfigError, DataError
 from ftscope.models import LoadOptions, load_model
+from ftscope.models.release import release_freed_memory
 from ftscope.results import write_json
 from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue
@@ -98,7 +99,7 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     before = _kept_probe(out, before)
     base_path = run.loaded.path
     del module, run.loaded.model
-    gc.collect()
+    release_freed_memory()  # the stage's activations and the trained model: not on top of the reload below
     _assemble(out, stages)
     measured = _measure(out, run, before, texts, base_path)
     measured["heldout"] = {"base_loss": base_heldout["loss"], "tuned_loss": measured.pop("tuned_loss"),
