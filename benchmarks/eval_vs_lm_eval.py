@@ -149,6 +149,12 @@ def main() -> None:
             hflm = HFLM(pretrained=model_dir, dtype="float32", device="cpu",
                         batch_size=batch if batch == "auto" else int(batch))
             for case in CASES:
+                if batch == "auto" and case["kind"] == "generation":
+                    # its batch-size search on CPU (generate_until at the model's full length) had not
+                    # finished after 20 minutes here: measured once, left out of the routine run
+                    print(f"{case['name']}: lm-eval batch auto left out (its batch-size search for generation "
+                          "ran over 20 minutes on this CPU)")
+                    continue
                 limit = args.limit if case["kind"] == "loglik" else args.gen_limit
                 theirs[case["key"]][batch] = run_lm_eval(hflm, tasks_dir, case["task"], case["shots"], limit)
             del hflm
