@@ -143,15 +143,15 @@ class StepTimer:
 def flops_per_token() -> float:
     """Forward (2·N) plus the backward's input gradients (2·N) through the frozen linear layers; LoRA's
     own weights and attention scores add a few percent and are left out, for both trainers alike."""
-    from transformers import AutoConfig
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     from ftscope.models import resolve_model_path
+    from peak import linear_flops_per_token
 
-    c = AutoConfig.from_pretrained(resolve_model_path("smollm2-135m"))
-    head = c.hidden_size // c.num_attention_heads
-    attn = c.hidden_size * (2 * c.hidden_size + 2 * c.num_key_value_heads * head)
-    mlp = 3 * c.hidden_size * c.intermediate_size
-    return 4 * c.num_hidden_layers * (attn + mlp)
+    with torch.device("meta"):  # the shapes only: nothing allocated, nothing read
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolve_model_path("smollm2-135m")))
+    return 2 * linear_flops_per_token(model)
 
 
 def worker(name: str, n: int, threads: int) -> None:

@@ -33,3 +33,13 @@ def test_busy_cores_is_a_load_between_none_and_all_cores():
 
     found = busy_cores(0.05)
     assert found is None or 0 <= found <= (os.cpu_count() or 1) + 1e-9 or not os.path.exists("/proc/stat")
+
+
+def test_the_cli_loads_no_torch_before_it_chooses():
+    # libgomp reads the policy once, when torch loads; ftscope.cli.main chooses it after importing the CLI,
+    # so importing the CLI must not load torch.
+    import subprocess
+    import sys
+
+    code = "import sys, ftscope.cli; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

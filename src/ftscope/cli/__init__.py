@@ -9,19 +9,15 @@ from __future__ import annotations
 import signal
 import sys
 
-# How OpenMP threads wait is read once, when torch loads: chosen here, before any subcommand imports it
-# (a bounded spin on free cores, passive waiting on busy ones; ftscope/openmp.py has the measurements).
-from ftscope.openmp import choose_wait_policy  # noqa: E402
-
-choose_wait_policy()
-
 import typer
 
 from ftscope.cli import audit, eval as eval_, lists, lm_eval, rag, report, run, train
 from ftscope.cli.common import console
 from ftscope.errors import FtscopeError
+from ftscope.openmp import choose_wait_policy
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+RUNS_MODELS = {"train", "eval", "run", "audit", "rag"}  # the commands whose speed OpenMP's wait decides
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Fine-tune a model and measure what it did to generalization.")
@@ -37,6 +33,11 @@ def _interrupt_once(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    if RUNS_MODELS.intersection(sys.argv[1:2]):
+        # read once, when torch loads (no subcommand module imports it at import time): a bounded spin on free
+        # cores, passive waiting on busy ones (ftscope/openmp.py has the measurements). Only for the commands
+        # that run a model: sampling the cores takes 0.1 s that `status` or `--help` need not pay.
+        choose_wait_policy()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt_once)
     sys.exit(_run())
