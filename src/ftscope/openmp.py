@@ -9,8 +9,8 @@ Measured on this project's 2-core machine (SmolLM2-135M: an eval of 120 items an
     two such jobs    113 s each                               146 s each (1.29x slower)
 
 and libgomp's default (a 300,000-iteration spin) ran small matmuls 7x slower beside other processes. So
-the wait is chosen by how busy the cores are when a command that runs a model starts: a bounded spin when the other
-processes use less than half a core, passive waiting otherwise. A user's own OMP_WAIT_POLICY or
+the wait is chosen by how busy the cores are when a command that runs a model starts: a bounded spin when
+the other processes use less than half a core, passive waiting otherwise. A user's own OMP_WAIT_POLICY or
 GOMP_SPINCOUNT always wins. A job started beside ftscope later costs it at most the 1.3x above.
 """
 
