@@ -33,3 +33,31 @@ def test_column_major_weights_change_the_layout_not_the_model(tiny_model_dir):
 def test_the_evaluation_model_is_laid_out_for_inference(tiny_model_dir):
     lm = language_model(load_model(str(tiny_model_dir)))
     assert lm.model.model.layers[0].mlp.up_proj.weight.stride() == (1, 64)
+
+
+def _mapped(path) -> bool:
+    return str(path) in open("/proc/self/maps").read()
+
+
+def test_the_inference_model_lets_go_of_its_weights_file(tiny_model_dir):
+    """safetensors maps the weights file; once the weights are copied, no tensor may keep the mapping alive,
+    or the process holds its weights twice (the file's pages and the copies)."""
+    import gc
+    import os
+
+    import pytest
+
+    if not os.path.isfile("/proc/self/maps"):
+        pytest.skip("reads the process's mappings from /proc")
+    weights = tiny_model_dir / "model.safetensors"
+    gc.collect()
+    assert not _mapped(weights)  # an earlier test's model, if any, is gone
+    loaded = load_model(str(tiny_model_dir))
+    if not _mapped(weights):
+        pytest.skip("this transformers read the file without mapping it")
+    lm = language_model(loaded)
+    gc.collect()
+    assert not _mapped(weights)
+    ids = torch.tensor([[1, 5, 9]])
+    with torch.inference_mode():
+        assert torch.isfinite(lm.model(input_ids=ids).logits).all()  # the copies are the model

@@ -47,6 +47,10 @@ class CellRunner:
             files.write_result(self.rag(cell))
         else:
             raise TypeError(f"not a cell: {cell!r}")
+        from ftscope.models.release import release_freed_memory
+
+        # A worker beside this one (a training, with --workers) needs the memory more than this heap does.
+        release_freed_memory(collect=False)
 
     def evaluate(self, cell: EvalCell) -> CellResult:
         from ftscope.evaluation import evaluate

@@ -11,12 +11,49 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+PROMPT_THRESHOLD = 1 << 20  # 1 MB: a training step's activations (512-token pieces: 1.2 MB and up) are mapped
+STEADY_THRESHOLD = 32 << 20  # glibc's own ceiling for its moving threshold on 64-bit systems
 
 
-def release_freed_memory() -> None:
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # musl and other C libraries: nothing to trim this way
-            pass
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # musl and other C libraries: nothing to tune this way
+        return None
+
+
+@contextmanager
+def activations_returned_promptly() -> Iterator[None]:
+    """Within: allocations of 1 MB and more get pages of their own, returned to the OS when freed.
+
+    glibc serves them from its heap once a freed block has raised its threshold, and a backward pass then
+    leaves the heap fragmented: a SmolLM2 LoRA stage held 2.38 GB of resident memory where its live peak was
+    1.60 GB (measured with the threshold fixed at 128 KB, which cost 27% of the stage's time in page faults).
+    At 1 MB the stage peaked at 2.04 GB in the same time (160 s, SQuAD, 512-token pieces). Evaluation keeps
+    glibc's behaviour: its 4096-token batches allocate tens of MB per tensor, which fresh pages would slow.
+    """
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        yield
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, PROMPT_THRESHOLD)
+    try:
+        yield
+    finally:
+        libc.mallopt(M_MMAP_THRESHOLD, STEADY_THRESHOLD)
+
+
+def release_freed_memory(collect: bool = True) -> None:
+    """`collect`: run the cycle collector first (where a model was just dropped); without it only the heap is
+    trimmed (~20 ms), cheap enough after every evaluation cell, whose activations leave ~0.5 GB of free heap."""
+    if collect:
+        gc.collect()
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

@@ -30,7 +30,7 @@ import torch
 from ftscope import trackers
 from ftscope.errors import ConfigError, DataError
 from ftscope.models import LoadOptions, load_model
-from ftscope.models.release import release_freed_memory
+from ftscope.models.release import activations_returned_promptly, release_freed_memory
 from ftscope.results import write_json
 from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue
@@ -89,9 +89,10 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
                     if acc.is_main_process else {})
     stages = run.method.stages(run.ctx)
     results, module = [], None
-    for index, stage in enumerate(stages):
-        result, module = _stage(run, stage, index)
-        results.append(result)
+    with activations_returned_promptly():
+        for index, stage in enumerate(stages):
+            result, module = _stage(run, stage, index)
+            results.append(result)
     run.notes += _watch_notes(stages, results)
     before = _probe_before_saving(run, module)  # every process: a sharded model's forward needs them all
     if not acc.is_main_process:
@@ -99,6 +100,7 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
     before = _kept_probe(out, before)
     base_path = run.loaded.path
     del module, run.loaded.model
+    acc.free_memory()  # accelerate keeps every prepared model and optimizer: without this the model stays
     release_freed_memory()  # the stage's activations and the trained model: not on top of the reload below
     _assemble(out, stages)
     measured = _measure(out, run, before, texts, base_path)
