@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt scripts/setup.sh
 
 # The CPU demo study: LoRA on two classification and two generation training sets, two seeds, against the base.
 demo: setup
-	$(BIN)/ftscope run configs/demo.yaml
+	$(BIN)/ftscope run configs/demo.yaml --workers 2
 
 # `make test` (CI): everything but the tests marked slow (multi-process training, simulated clusters, the
 # 200-step LoRA, every dataset twice); `make test-all` adds them (about twice as long).

@@ -67,6 +67,25 @@ def test_claims_are_exclusive_and_a_dead_workers_claim_is_taken_over(tmp_path):
     assert store.status_of([live]) == {live: "pending"}
 
 
+
+def test_a_claim_limit_counts_live_claims_of_the_cells_kind(tmp_path):
+    store = Store(tmp_path)
+    me, dead = f"{socket.gethostname()}:{os.getpid()}", f"{socket.gethostname()}:999999"
+    trains = [TrainCell(TrainSpec(method="lora", datasets=("amazon",), n=200, seed=s)) for s in range(3)]
+    store.register("e", [*trains, eval_cell(0)])
+    a, b, c = (cell_hash(t) for t in trains)
+    assert store.claim(a, me, limit=1)
+    assert not store.claim(b, me, limit=1)  # one training runs: the slot is taken
+    assert store.claim(cell_hash(eval_cell(0)), me, limit=1)  # another kind has its own count
+    assert store.status_of([b]) == {b: "pending"}  # a refused claim leaves the cell as it was
+    assert store.claim(b, me, limit=2) and not store.claim(c, me, limit=2)
+    store.complete(a, me)
+    assert store.claim(c, me, limit=2)
+    store.release(b, me), store.release(c, me)
+    assert store.claim(b, dead)  # a dead worker's claim holds no slot
+    assert store.claim(c, me, limit=1)
+
+
 def test_register_is_idempotent_and_keeps_the_config(tmp_path):
     store = Store(tmp_path)
     cells = [eval_cell(i) for i in range(3)]
@@ -124,3 +143,21 @@ def test_an_unwritable_store_is_one_line(tmp_path):
     blocker.write_text("")
     with pytest.raises(ConfigError, match="not writable"):
         Store(blocker / "store")
+
+
+def test_a_worker_that_may_not_train_evaluates_meanwhile(tmp_path):
+    from ftscope.experiments.worker import _next_cell
+
+    store, me = Store(tmp_path), f"{socket.gethostname()}:{os.getpid()}"
+    trains = [TrainCell(TrainSpec(method="lora", datasets=("amazon",), n=200, seed=s)) for s in range(2)]
+    base_eval = eval_cell(0, ModelRef("smollm2-135m"))
+    cells = [(cell_hash(c), c) for c in [*trains, base_eval]]
+    store.register("e", [c for _, c in cells])
+    first, _ = _next_cell(store, cells, None, me, train_at_once=1)
+    assert first[1] == trains[0]  # training goes first
+    second, _ = _next_cell(store, cells, None, me, train_at_once=1)
+    assert second[1] == base_eval  # the slot is taken: evaluate instead of training beside it
+    third, waiting = _next_cell(store, cells, None, me, train_at_once=1)
+    assert third is None and waiting  # only the second training is left, and it waits for the slot
+    fourth, _ = _next_cell(store, cells, None, me)  # no cap: one training per worker
+    assert fourth[1] == trains[1]

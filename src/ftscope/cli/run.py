@@ -25,7 +25,8 @@ def run_cmd(
 ) -> None:
     """Run an experiment grid into its store: cached, resumable, parallel; then its report."""
     from ftscope.experiments.config import load_experiment
-    from ftscope.experiments.runner import cell_kind_seconds, peak_rss_gb, phase_seconds, run_grid
+    from ftscope.experiments.memory_use import PeakMemory
+    from ftscope.experiments.runner import cell_kind_seconds, phase_seconds, run_grid
 
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: '{backend}' is not one of local, ray")
@@ -35,7 +36,8 @@ def run_cmd(
     if dry_run:
         return _print_plan(config, workers)
     started = time.perf_counter()
-    run_grid(config, workers, backend, address, console)
+    with PeakMemory() as memory:
+        run_grid(config, workers, backend, address, console)
     ran = time.perf_counter() - started
     report_started = time.perf_counter()
     html = _report(config)
@@ -43,7 +45,7 @@ def run_cmd(
     phases = phase_seconds(store, grid)
     console.print(f"finished in {ran:.0f} s; store: {config.store}")
     console.print(_by_cell_kind(cell_kind_seconds(store, grid)))
-    console.print(_phases(phases, time.perf_counter() - report_started, peak_rss_gb()))
+    console.print(_phases(phases, time.perf_counter() - report_started, memory, workers))
     console.print(f"report: {html}")
     _exit_on_failures(config)
 
@@ -55,11 +57,15 @@ def _open(config):
     return Store(config.store), expand(config)
 
 
-def _phases(phases: dict, report_s: float, rss_gb: float) -> str:
+def _phases(phases: dict, report_s: float, memory, workers: int = 1) -> str:
     parts = [f"{kind} {p['seconds'] - p['load_seconds']:.0f} s ({int(p['cells'])} cells)" for kind, p in phases.items()]
     load = sum(p["load_seconds"] for p in phases.values())
-    return (f"time by phase: model loading {load:.0f} s, {', '.join(parts) or 'no cells run'}, report {report_s:.0f} s; "
-            f"peak memory {rss_gb:.2f} GB RSS (cells done by earlier runs count their original time)")
+    single = f"largest one process {memory.largest_process_gb:.2f} GB"
+    peak = (f"{single} RSS (no /proc here to sum worker processes)" if memory.tree_gb is None else
+            f"{memory.tree_gb:.2f} GB RSS summed over ftscope's processes (sampled each {memory.every:g} s; {single})")
+    summed = f"; cell time summed over {workers} workers, which ran side by side" if workers > 1 else ""
+    return (f"time by phase: model loading {load:.0f} s, {', '.join(parts) or 'no cells run'}, report {report_s:.0f} s "
+            f"(cells done by earlier runs count their original time{summed}); peak memory {peak}")
 
 
 def _by_cell_kind(rows: list[dict]) -> Table:

@@ -135,6 +135,10 @@ class ExperimentConfig(_Strict):
     dtype: DType = "float32"
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1)  # CPU threads per worker; None: cores / workers
+    # Training cells running at once across this machine's local workers; None: one per worker. Training is a
+    # study's memory peak (weights, gradients, optimizer state and activations; a SmolLM2 LoRA cell ~2.4 GB),
+    # so 1 lets `--workers 2` evaluate beside one training within the memory of one. Ray schedules by resources.
+    train_at_once: int | None = Field(default=None, ge=1)
     batch_tokens: int = Field(default=4096, ge=64)  # padded tokens per evaluation forward pass
     trust_remote_code: bool = False  # runs code from a model repository: off unless asked
     train_gpus: float = 0  # GPUs a training cell requests from Ray

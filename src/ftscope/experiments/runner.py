@@ -246,10 +246,3 @@ def cell_kind_seconds(store: Store, grid: Grid) -> list[dict[str, Any]]:
     return [{"phase": k[0], "kind": " ".join(x for x in k[1:] if x), "cells": len(v), "seconds": sum(v),
              "mean_seconds": sum(v) / len(v)} for k, v in sorted(sums.items())]
 
-
-def peak_rss_gb() -> float:
-    """The largest resident set of this process or any worker process it waited for, in GB."""
-    import resource
-
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return max(own.ru_maxrss, children.ru_maxrss) / 1024 ** 2  # ru_maxrss is in KiB on Linux

@@ -151,14 +151,20 @@ class Store:
             return cur.rowcount
 
     # ---- claims -------------------------------------------------------------------------
-    def claim(self, hash_: str, worker: str, where: str | None = None) -> bool:
+    def claim(self, hash_: str, worker: str, where: str | None = None, limit: int | None = None) -> bool:
         """Take a pending cell, or one whose worker died. True if this worker now owns it. `where`: the
-        machine or Ray node that runs it (default: the worker itself), shown by status and the report."""
+        machine or Ray node that runs it (default: the worker itself), shown by status and the report.
+        `limit`: take it only while fewer than this many cells of its kind run under live claims (checked in
+        the claim's transaction, so two workers cannot both take the last slot)."""
         now = time.time()
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT status, worker, heartbeat FROM cells WHERE hash=?", (hash_,)).fetchone()
+            row = db.execute("SELECT status, worker, heartbeat, kind FROM cells WHERE hash=?", (hash_,)).fetchone()
             takeable = row and (row[0] == "pending" or (row[0] == "running" and claim_is_dead(row[1], row[2], now)))
+            if takeable and limit is not None:
+                running = db.execute("SELECT worker, heartbeat FROM cells WHERE status='running' AND kind=? AND "
+                                     "hash!=?", (row[3], hash_)).fetchall()
+                takeable = sum(not claim_is_dead(w, beat, now) for w, beat in running) < limit
             if takeable:
                 db.execute("UPDATE cells SET status='running', worker=?, heartbeat=?, started=?, ran_on=?, "
                            "attempts=attempts+1 WHERE hash=?", (worker, now, now, where or worker, hash_))

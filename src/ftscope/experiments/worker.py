@@ -3,7 +3,8 @@
 Any number of workers (processes here or on other machines, Ray tasks) can share one store: a claim
 is one SQLite transaction, so each cell runs once. A cell is runnable when the cell it needs (an
 eval's trained model) is done; cells of the model this worker already holds go first, so a model
-is loaded once per run of its cells. A failed cell records its error and the grid goes on; cells
+is loaded once per run of its cells; `train_at_once` caps the training cells running at once (memory), and a
+worker that may not train evaluates instead. A failed cell records its error and the grid goes on; cells
 that need a failed model fail with a line saying so. An interrupted worker (Ctrl-C, a stop event)
 gives its cell back, pending, for the next run. A strict worker (a one-model `ftscope eval`/`rag`, where
 the failure is the whole answer) records the failure the same way and then raises it.
@@ -31,9 +32,10 @@ def _model_key(cell: Cell, hash_: str) -> str:
     return hash_ if isinstance(cell, TrainCell) else cell.model.load_key
 
 
-def _next_cell(store: Store, cells: list[tuple[str, Cell]], current: str | None,
-               worker: str) -> tuple[tuple[str, Cell] | None, bool]:
-    """(a cell this worker just claimed, whether work remains that others may unblock)."""
+def _next_cell(store: Store, cells: list[tuple[str, Cell]], current: str | None, worker: str,
+               train_at_once: int | None = None) -> tuple[tuple[str, Cell] | None, bool]:
+    """(a cell this worker just claimed, whether work remains that others may unblock). With `train_at_once`,
+    a training cell is taken only while fewer run; the worker evaluates meanwhile."""
     status = store.status_of([h for h, _ in cells] + [c.needs for _, c in cells if c.needs])
     waiting = False
     ordered = sorted(cells, key=lambda hc: (hc[1].kind != "train", _model_key(hc[1], hc[0]) != current))
@@ -46,7 +48,7 @@ def _next_cell(store: Store, cells: list[tuple[str, Cell]], current: str | None,
             else:
                 waiting = True
             continue
-        if store.claim(hash_, worker):
+        if store.claim(hash_, worker, limit=train_at_once if cell.kind == "train" else None):
             return (hash_, cell), True
         waiting = True  # running elsewhere (or just taken); it may still fail and come back
     return None, waiting
@@ -66,7 +68,7 @@ def run_worker(store: Store, config: ExperimentConfig, cells: Iterable[Cell], st
     todo, done, current = [(cell_hash(c), c) for c in cells], 0, None
     try:
         while not (stop and stop.is_set()):
-            found, waiting = _next_cell(store, todo, current, worker)
+            found, waiting = _next_cell(store, todo, current, worker, config.train_at_once)
             if found is None:
                 if not waiting:
                     return done
