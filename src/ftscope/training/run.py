@@ -30,7 +30,7 @@ import torch
 from ftscope import trackers
 from ftscope.errors import ConfigError, DataError
 from ftscope.models import LoadOptions, load_model
-from ftscope.models.release import activations_returned_promptly, release_freed_memory
+from ftscope.models.release import release_freed_memory
 from ftscope.results import write_json
 from ftscope.specs import TrainSpec
 from ftscope.tasks import Catalogue
@@ -89,10 +89,9 @@ def train(spec: TrainSpec, out_dir: str | Path, catalogue: Catalogue | None = No
                     if acc.is_main_process else {})
     stages = run.method.stages(run.ctx)
     results, module = [], None
-    with activations_returned_promptly():
-        for index, stage in enumerate(stages):
-            result, module = _stage(run, stage, index)
-            results.append(result)
+    for index, stage in enumerate(stages):
+        result, module = _stage(run, stage, index)
+        results.append(result)
     run.notes += _watch_notes(stages, results)
     before = _probe_before_saving(run, module)  # every process: a sharded model's forward needs them all
     if not acc.is_main_process:
