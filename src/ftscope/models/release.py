@@ -23,7 +23,7 @@ def _libc() -> ctypes.CDLL | None:
         return None
     try:
         return ctypes.CDLL("libc.so.6")
-    except OSError:  # musl and other C libraries: nothing to tune this way
+    except OSError:  # musl and other C libraries: nothing to trim this way
         return None
 
 
