@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ftscope.experiments.config import ExperimentConfig
 from ftscope.experiments.files import CellFiles, CellResult
 from ftscope.experiments.grid import LM_EVAL_PREFIX, catalogue_for
+from ftscope.models.release import release_freed_memory
 from ftscope.specs import Cell, EvalCell, ModelRef, RagCell, TrainCell
 
 Locate = Callable[[str], Path]  # a train cell's hash → the folder holding its trained model
@@ -47,8 +48,6 @@ class CellRunner:
             files.write_result(self.rag(cell))
         else:
             raise TypeError(f"not a cell: {cell!r}")
-        from ftscope.models.release import release_freed_memory
-
         # A worker beside this one (a training, with --workers) needs the memory more than this heap does.
         release_freed_memory(collect=False)
 
@@ -101,7 +100,6 @@ class CellRunner:
     def language_model(self, model: ModelRef) -> Any:
         if model.load_key != self._model_key:
             from ftscope.models import language_model, model_facts
-            from ftscope.models.release import release_freed_memory
             from ftscope.training import open_model
 
             started = time.perf_counter()

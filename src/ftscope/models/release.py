@@ -18,20 +18,13 @@ import gc
 import sys
 
 
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # musl and other C libraries: nothing to trim this way
-        return None
-
-
 def release_freed_memory(collect: bool = True) -> None:
     """`collect`: run the cycle collector first (where a model was just dropped); without it only the heap is
     trimmed (~20 ms), cheap enough after every evaluation cell, whose activations leave ~0.5 GB of free heap."""
     if collect:
         gc.collect()
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # musl and other C libraries: nothing to trim this way
+            pass
