@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from ftscope.training import checkpoints
 from ftscope.training.batches import Batch, Window, collate
 from ftscope.training.distributed import load_state, optimizer_state, sum_over_processes, trainable_state
+from ftscope.training.fused_lora import fused_lora
 from ftscope.training.tokens import Row
 
 
@@ -121,15 +122,16 @@ def run_stage(module: Any, rows: tuple[Row, ...], windows: list[Window], name: s
     if monitor and not result.monitor:
         monitor.record(acc.unwrap_model(model), 0, result)
     started, done_before, monitoring = time.perf_counter(), result.seconds, 0.0
-    for step in range(len(result.loss_curve), len(windows)):
-        tokens = _step(model, optimizer, params, rows, windows, step, setup, result)
-        result.seconds = done_before + time.perf_counter() - started - monitoring
-        _report(setup, result, len(windows), tokens)
-        if monitor and monitor.due(step + 1, len(windows)):
-            # Every process measures (the same numbers): a sharded model's forward needs them all.
-            monitoring += monitor.record(acc.unwrap_model(model), step + 1, result)
-        if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
-            _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
+    with fused_lora(module):
+        for step in range(len(result.loss_curve), len(windows)):
+            tokens = _step(model, optimizer, params, rows, windows, step, setup, result)
+            result.seconds = done_before + time.perf_counter() - started - monitoring
+            _report(setup, result, len(windows), tokens)
+            if monitor and monitor.due(step + 1, len(windows)):
+                # Every process measures (the same numbers): a sharded model's forward needs them all.
+                monitoring += monitor.record(acc.unwrap_model(model), step + 1, result)
+            if setup.checkpoint_every and (step + 1) % setup.checkpoint_every == 0 and step + 1 < len(windows):
+                _checkpoint(ckpt_root, acc, model, optimizer, result, setup.spec_hash)
     return result, model
 
 
