@@ -18,6 +18,8 @@ def ftscope(*args: str) -> subprocess.CompletedProcess:
     (["eval", "-d", "sst2", "--shots", "x"], "--shots"),
     (["eval", "-d", "sst2", "--scoring", "bogus"], "--scoring"),
     (["eval", "-d", "some.csv"], "needs --task"),
+    (["list"], "No such command 'list'"),
+    (["eval", "--no-such-option"], "No such option"),
 ])
 def test_bad_arguments_are_one_line(args, message):
     result = ftscope(*args)

@@ -43,21 +43,31 @@ def main() -> None:
     sys.exit(_run())
 
 
+def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """click's Exit, Abort and ClickException classes, each with typer's own copy: typer 0.2x vendors click,
+    and an unknown command raised the copy's UsageError past an `except click.ClickException`."""
+    import click
+    import typer
+
+    vendored = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    return ((click.exceptions.Exit, typer.Exit), (click.exceptions.Abort, typer.Abort),
+            (click.ClickException, vendored))
+
+
 def _run() -> int:
     """The exit code. Without standalone mode click and typer *return* an Exit's code (a command's
     `typer.Exit(1)`; recent typer also turns Ctrl-C into Exit(130)) instead of exiting: it is used here."""
-    import click
-
+    exits, aborts, usage_errors = _click_errors()
     try:
         code = app(standalone_mode=False)
     except FtscopeError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         return 2
-    except (KeyboardInterrupt, click.exceptions.Abort):  # older typer: Ctrl-C arrives as Abort
+    except (KeyboardInterrupt, *aborts):  # older typer: Ctrl-C arrives as Abort
         code = INTERRUPTED
-    except click.exceptions.Exit as e:
+    except exits as e:
         return e.exit_code
-    except click.ClickException as e:  # usage errors carry their own formatting
+    except usage_errors as e:  # an unknown command or option: click's own one-line message
         e.show()
         return e.exit_code
     if code == INTERRUPTED:
