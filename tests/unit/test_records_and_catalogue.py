@@ -50,6 +50,20 @@ def test_missing_field_names_file_item_field_and_fix(tmp_path):
     assert "my.json: item 0 has no field 'input'" in str(err.value) and "--map input=COLUMN" in str(err.value)
 
 
+def test_an_input_may_be_empty_text_but_a_label_may_not():
+    kept = to_examples([{"input": "", "output": "positive"}], SENTIMENT, "my.json")
+    assert kept[0].fields == {"input": ""} and kept[0].target == "positive"
+    for blank in ({"input": None, "output": "positive"}, {"input": "good", "output": ""}):
+        with pytest.raises(DataError, match="row 1 has no value for"):
+            to_examples([blank], SENTIMENT, "my.json")
+
+
+def test_the_paper_xsum_training_set_loads_with_its_empty_article(paper_data):
+    """One of its 2,000 articles is an empty string (a photo gallery); refusing it refused the paper's grid."""
+    examples = Catalogue(paper_data).train("xsum", 2000).examples
+    assert len(examples) == 2000 and sum(e.fields["input"] == "" for e in examples) == 1
+
+
 def test_missing_file_is_reported():
     with pytest.raises(DataError, match="file not found"):
         read_records("/nonexistent/x.json")
