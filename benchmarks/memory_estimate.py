@@ -52,8 +52,11 @@ def saved_bytes(model, ids, prompt: bool, autocast: bool) -> int:
         seen[(storage.data_ptr(), storage.nbytes())] = storage.nbytes()
         return t
 
+    from ftscope.training.fused_lora import fused_lora
+
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    # As ftscope's training loop runs it: fp32 LoRA layers fused (training/fused_lora.py), the rest PEFT's.
+    with fused_lora(model), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             embeds = model.get_input_embeddings()(ids)
             if prompt:  # a soft prompt: the model frozen, gradients flowing to the inputs

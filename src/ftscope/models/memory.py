@@ -11,8 +11,9 @@ Activations. Korthikanti et al. (2022) count s·b·h·(34 + 5·a·s/h) bytes per
 autograd saves, deduplicated by storage: benchmarks/memory_estimate.py) that count is off in both
 directions: SDPA never materialises the a·s² attention scores (no s² term at all), while the SwiGLU MLP
 keeps four intermediate-sized tensors, RMSNorm keeps fp32 copies, and LoRA's dropout keeps a dropped copy
-of each adapted layer's input. So the estimate uses the measured bytes per token per layer,
-c_h·hidden + c_i·intermediate + c_kv·(kv heads × head dim), per what trains and in which precision
+of each adapted layer's input (PEFT's layers: bf16 weights, autocast) or a one-byte mask of it (fp32, where
+ftscope's fused LoRA layer computes: training/fused_lora.py). So the estimate uses the measured bytes per
+token per layer, c_h·hidden + c_i·intermediate + c_kv·(kv heads × head dim), per what trains and in which precision
 (ACTIVATION below; the fitted coefficients came out as integers, the structure being exact), plus the
 adapters' rank-sized outputs, plus, under bf16 autocast of fp32 weights, the bf16 copies of every layer's
 weights that autocast makes and autograd keeps until the backward pass. Outside the layers: the final
@@ -38,7 +39,7 @@ FP32, BF16 = 4, 2
 # and precision ("fp32" weights; "bf16" weights; "autocast": fp32 weights under bf16 autocast).
 ACTIVATION = {
     ("full", "fp32"): (32, 16, 8), ("full", "bf16"): (20, 8, 4), ("full", "autocast"): (30, 8, 4),
-    ("lora", "fp32"): (64, 20, 8), ("lora", "bf16"): (60, 14, 4), ("lora", "autocast"): (48, 12, 4),
+    ("lora", "fp32"): (30, 17, 8), ("lora", "bf16"): (60, 14, 4), ("lora", "autocast"): (48, 12, 4),
     ("lora-nodrop", "fp32"): (24, 16, 8), ("lora-nodrop", "bf16"): (36, 10, 4), ("lora-nodrop", "autocast"): (24, 8, 4),
     ("prompt", "fp32"): (16, 12, 8), ("prompt", "bf16"): (12, 6, 4), ("prompt", "autocast"): (12, 6, 4),
 }
