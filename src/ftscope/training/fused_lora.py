@@ -27,6 +27,7 @@ goes through PEFT's own forward.
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -42,9 +43,7 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: tor
     Each 64-bit draw of torch's generator (so `torch.manual_seed` makes it reproducible) is read as four
     independent 16-bit integers, uniform over [-2**15, 2**15); an element is dropped when its integer falls in
     the lowest round(p · 2**16) values."""
-    n = 1
-    for size in shape:
-        n *= size
+    n = math.prod(shape)
     dropped = round(p * 2 ** MASK_BITS)
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-2 ** 63, None)
     mask = words.view(torch.int16)[:n].view(shape) >= (-2 ** 15 + dropped)
@@ -92,12 +91,10 @@ class LoraLinear(torch.autograd.Function):
         return grad_x, None, None, grad_a, grad_b, None, None
 
 
-def _fusable(layer: Any) -> bool:
+def _fusable(layer: Any, lora_linear: type) -> bool:
     """What holds for the layer's lifetime: a plain PEFT LoRA layer over a frozen nn.Linear."""
-    from peft.tuners.lora import layer as lora
-
     base = getattr(layer, "base_layer", None)
-    return (type(layer) is lora.Linear and isinstance(base, torch.nn.Linear) and not layer.fan_in_fan_out
+    return (type(layer) is lora_linear and isinstance(base, torch.nn.Linear) and not layer.fan_in_fan_out
             and not base.weight.requires_grad and (base.bias is None or not base.bias.requires_grad))
 
 
@@ -126,9 +123,11 @@ def _fused_call(layer: Any, x: torch.Tensor, args: tuple, kwargs: dict) -> torch
 def fused_lora(model: Any) -> Iterator[int]:
     """Inside, every plain PEFT LoRA layer of `model` computes through `LoraLinear`; yields how many layers.
     The layers get their own forward back on the way out, so what is saved, merged or evaluated is untouched."""
+    from peft.tuners.lora.layer import Linear as LoraLinearLayer
+
     patched = []  # (layer, the forward its instance held before, if any: a hook's wrapper, say)
     for layer in model.modules():
-        if not _fusable(layer):
+        if not _fusable(layer, LoraLinearLayer):
             continue
         peft_forward = layer.forward
         patched.append((layer, layer.__dict__.get("forward")))
