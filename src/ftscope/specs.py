@@ -218,9 +218,16 @@ class EvalSpec:
     fewshot_seed: int = 0
     max_new_tokens: int | None = None  # None: the task's (60 generation, 5 classification)
     stop: tuple[str, ...] = ("\n\n",)  # the paper cuts generations at the first blank line
+    # lm-eval benchmark cells: what defines the task beyond its name (lm-eval's version; the include folder's
+    # content digest), so that an upgraded harness or an edited task YAML re-runs the cell instead of
+    # pairing a fresh tuned score with a stale base one. None for ftscope's own test sets.
+    task_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["task_source"] is None:  # absent rather than null: every other cell keeps the hash it had
+            del data["task_source"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "EvalSpec":

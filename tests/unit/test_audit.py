@@ -66,7 +66,7 @@ def test_a_full_model_alone_cannot_tell_its_base(tiny_model_dir):
 def test_lm_eval_tasks_become_benchmark_cells_for_every_model(adapters, tiny_model_dir, tmp_path):
     pytest.importorskip("lm_eval")
     from ftscope.experiments.config import EvalGrid, ExperimentConfig, TunedModel
-    from ftscope.experiments.grid import expand
+    from ftscope.experiments.grid import expand, lm_eval_source
     from ftscope.specs import EvalSpec
 
     config = ExperimentConfig(name="t", store=str(tmp_path), models=[str(tiny_model_dir)],
@@ -75,7 +75,10 @@ def test_lm_eval_tasks_become_benchmark_cells_for_every_model(adapters, tiny_mod
                                             lm_eval_include=str(FIXTURES)))
     cells = expand(config).eval
     assert len(cells) == 4  # 2 models × 1 task × 2 shot counts
-    assert {c.spec for c in cells} == {EvalSpec("lm-eval:arc_like", k, "lm-eval", "loglik", 6) for k in (0, 2)}
+    source = lm_eval_source(str(FIXTURES))  # the harness's version and the folder's digest (one for both models)
+    assert source.startswith("lm-eval 0.") and "include folder sha256" in source
+    assert {c.spec for c in cells} == {EvalSpec("lm-eval:arc_like", k, "lm-eval", "loglik", 6, task_source=source)
+                                       for k in (0, 2)}
     assert {(c.task, c.task_kind, c.role) for c in cells} == {("lm-eval:arc_like", "benchmark", None)}
     assert {c.model.is_base for c in cells} == {True, False}
 

@@ -74,3 +74,30 @@ def test_override_changes_only_dependent_hashes(tmp_path, paper_data):
     b = expand(load_experiment(path, [f"data_dir={paper_data}", "train.method_params.fticl.fticl_k=3"]))
     changed = {cell_hash(c) for c in b.cells} - {cell_hash(c) for c in a.cells}
     assert len(changed) == 1 + 4 * 2  # the fticl train cell and its evaluations
+
+
+def test_lm_eval_cells_rerun_when_their_task_definition_changes(tmp_path, paper_data):
+    """A benchmark cell's hash follows its include folder's content (an edited YAML must not reuse the stored
+    score, nor pair a stale base with a fresh tuned model); ftscope's own cells keep the hash they always had."""
+    import shutil
+    from pathlib import Path
+
+    from ftscope.experiments.grid import lm_eval_cells
+    from ftscope.specs import ModelRef
+
+    include = tmp_path / "tasks"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "lm_eval", include)
+    text = GOOD.format(store=tmp_path / "s") + f"  lm_eval_tasks: [arc_like]\n  lm_eval_include: {include}\n"
+    config = load_experiment(write(tmp_path, text), [f"data_dir={paper_data}"])
+    base = ModelRef("smollm2-135m")
+    first = [cell_hash(c) for c in lm_eval_cells(config, base)]
+    assert len(first) == 2 and "include folder sha256" in lm_eval_cells(config, base)[0].spec.task_source
+    assert [cell_hash(c) for c in lm_eval_cells(config, base)] == first  # stable while nothing changes
+    (include / "__pycache__").mkdir(exist_ok=True)
+    (include / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # Python's own byproduct changes nothing
+    assert [cell_hash(c) for c in lm_eval_cells(config, base)] == first
+    yaml_file = include / "arc_like.yaml"
+    yaml_file.write_text(yaml_file.read_text() + "\n# edited\n")
+    assert not set(first) & {cell_hash(c) for c in lm_eval_cells(config, base)}
+    ordinary = expand(config).eval[0]
+    assert "task_source" not in ordinary.spec.to_dict()  # absent, not null: the hash of every store's cells

@@ -8,6 +8,7 @@ loaded are left out and named (`Grid.unavailable`), as the CLI names them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -202,9 +203,34 @@ def lm_eval_cells(config: ExperimentConfig, model: ModelRef) -> list[EvalCell]:
     if model.is_base and not e.base:
         return []
     shots = [0] if e.shots == "paper" else e.shots
+    source = lm_eval_source(e.lm_eval_include) if e.lm_eval_tasks else None
     return [EvalCell(model, EvalSpec(dataset=f"{LM_EVAL_PREFIX}{task}", shots=k, template="lm-eval", scoring="loglik",
-                                     limit=e.limit), task=f"{LM_EVAL_PREFIX}{task}", task_kind="benchmark")
+                                     limit=e.limit, task_source=source), task=f"{LM_EVAL_PREFIX}{task}",
+                     task_kind="benchmark")
             for task in e.lm_eval_tasks for k in shots]
+
+
+def lm_eval_source(include: str | None) -> str:
+    """What an lm-eval task's definition depends on beyond its name: the harness's version (its stock YAMLs and
+    metrics change between releases) and, with an include folder, a digest of every file in it (YAMLs, the
+    `!function` Python, local data). The whole folder, not the one task's YAML: a YAML may `include:` a sibling
+    and a task may import any module there, and re-running too much is safe where re-using a stale cell is not.
+    Files a YAML names outside the folder (an absolute `data_files` path) are not followed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        source = f"lm-eval {version('lm_eval')}"
+    except PackageNotFoundError:  # _check_lm_eval says how to install it; the grid itself need not fail here
+        source = "lm-eval (not installed)"
+    if include:
+        root = Path(include)
+        digest = hashlib.sha256()
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and not any(part.startswith(".") for part in p.relative_to(root).parts)):
+            digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
+            digest.update(path.read_bytes())
+        source += f"; include folder sha256 {digest.hexdigest()[:16]}"
+    return source
 
 
 def _check_lm_eval(config: ExperimentConfig) -> None:
