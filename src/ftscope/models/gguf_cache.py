@@ -7,12 +7,14 @@ folder and renamed into place, so a crash mid-conversion leaves nothing that loo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import struct
 from pathlib import Path
+from typing import Any, Iterator
 
 from ftscope.errors import ModelError
 from ftscope.paths import cache_root
@@ -69,11 +71,37 @@ def converted_dir(gguf: str | Path) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def one_reader_per_file() -> Iterator[None]:
+    """Within the block, gguf.GGUFReader opens each file once: transformers parses the whole file three times
+    per conversion (tokenizer, config, weights), and parsing a large vocabulary's metadata is most of the
+    work (Gemma 3's 262k tokens: ~20 s a parse on two cores; the de-quantization is ~6 s). transformers
+    imports the class from the package at each call, so replacing the package attribute reaches it; the
+    readers are read-only memory maps, dropped with their memo when the block ends."""
+    import gguf as gguf_package
+
+    original, readers = gguf_package.GGUFReader, {}
+
+    def reader(path: Any, mode: str = "r") -> Any:
+        key = (str(Path(path).resolve()), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf_package.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf_package.GGUFReader = original
+        readers.clear()
+
+
 def _convert(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
+    with one_reader_per_file():  # Gemma 3 270M: 64 -> 31 s, SmolLM2: 21 -> 16 s (measured on two cores)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
     # The weights are already de-quantized to float; drop the GGUF marker that blocks saving.
     model.hf_quantizer = None
     model.is_quantized = False
