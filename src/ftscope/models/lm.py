@@ -31,9 +31,13 @@ class _Row:
 
 
 class HFLanguageModel:
-    def __init__(self, model: Any, tokenizer: Any, batch_tokens: int = 4096, max_rows: int = 32):
+    def __init__(self, model: Any, tokenizer: Any, batch_tokens: int = 4096, max_rows: int = 32,
+                 decode_kv_bytes: int = 1 << 29):
         self.model, self.tokenizer = model, tokenizer
         self.batch_tokens, self.max_rows = batch_tokens, max_rows
+        # The KV cache rows decoded together may fill (see _decode_groups); each step's cache update copies it
+        # once more (transformers' DynamicCache concatenates), so the transient peak is about twice this.
+        self.decode_kv_bytes = decode_kv_bytes
         self.device = next(model.parameters()).device
         self.max_length = _context_length(model, tokenizer)
         self.truncated = 0  # prompts cut from the left to fit the context window, since creation
@@ -109,14 +113,27 @@ class HFLanguageModel:
         self.truncated += sum(cut for _, cut in fitted)
         rows = [tokens for tokens, _ in fitted]
         cache = self._prefix_cache(prefix, rows)
-        texts, done = [""] * len(rows), 0
-        rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
-        for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
+        texts = [""] * len(rows)
+        for batch, rows_per_piece in self._decode_groups(cache, [len(r) - cache.length for r in rows], max_new_tokens):
             outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens,
-                                self._stopper(stop))
+                                self._stopper(stop), self.batch_tokens, rows_per_piece)
             for i, tokens in zip(batch, outs):
                 texts[i] = _cut(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)
         return texts
+
+    def _decode_groups(self, cache: PrefixCache, lengths: list[int],
+                       max_new_tokens: int) -> list[tuple[list[int], int]]:
+        """Rows decoded together, each group with the rows per prefill piece. A piece holds `batch_tokens`
+        padded prompt tokens (the activation budget); a group holds as many pieces as its finished KV cache
+        (prompts plus every new token) fits in `decode_kv_bytes`: a decoding step costs one read of the
+        weights, so fewer, fuller steps are faster (on two cores a
+        step of 30 rows of 100 tokens takes 119 ms, of 8 rows 71 ms: 4.0 against 8.9 ms per row)."""
+        per_piece = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
+        if cache.kv_bytes_per_token is None:  # caches that cannot be joined: a group is one piece
+            return [(b, per_piece) for b in length_batches(lengths, self.batch_tokens, per_piece)]
+        budget = max(self.batch_tokens, self.decode_kv_bytes // cache.kv_bytes_per_token)
+        grown = [n + cache.length + max_new_tokens for n in lengths]
+        return [(b, per_piece) for b in length_batches(grown, budget, self.max_rows)]
 
     def _stopper(self, stop: Sequence[str]):
         eos = {t for t in [self.tokenizer.eos_token_id, *_extra_eos(self.model)] if t is not None}
@@ -274,9 +291,9 @@ class HFLanguageModel:
         cache = PrefixCache(self.model, rows[0][: shared_prefix_len(rows[0], rows)], self.tokenizer.pad_token_id,
                             self.device)
         texts, done = [""] * len(rows), 0
-        rows_per_batch = min(self.max_rows, max(1, self.batch_tokens // max(1, max_new_tokens)))
-        for batch in length_batches([len(r) - cache.length for r in rows], self.batch_tokens, rows_per_batch):
-            outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens, self._until_stopper(stops))
+        for batch, rows_per_piece in self._decode_groups(cache, [len(r) - cache.length for r in rows], max_new_tokens):
+            outs = cache.greedy([rows[i][cache.length:] for i in batch], max_new_tokens, self._until_stopper(stops),
+                                self.batch_tokens, rows_per_piece)
             for i, tokens in zip(batch, outs):
                 texts[i] = _cut_at_first(self.tokenizer.decode(tokens, skip_special_tokens=True), stops)
             done += len(batch)
