@@ -35,8 +35,7 @@ class HFLanguageModel:
                  decode_kv_bytes: int = 1 << 29):
         self.model, self.tokenizer = model, tokenizer
         self.batch_tokens, self.max_rows = batch_tokens, max_rows
-        # The KV cache rows decoded together may fill (see _decode_groups); each step's cache update copies it
-        # once more (transformers' DynamicCache concatenates), so the transient peak is about twice this.
+        # The KV cache rows decoded together may fill (see _decode_groups), preallocated for every new token.
         self.decode_kv_bytes = decode_kv_bytes
         self.device = next(model.parameters()).device
         self.max_length = _context_length(model, tokenizer)
