@@ -38,6 +38,7 @@ def write(tmp_path, text):
     (("name: t", "name: [t"), "exp.yaml:1: not valid YAML"),  # the line of the unclosed [
     (("  shots: [0, 2]", "  shots: [0, 2]\n  role_shots: {cross-tusk: [0]}"), "exp.yaml:11: eval.role_shots.cross-tusk"),
     (("  shots: [0, 2]", "  shots: [0, 2]\n  role_shots: {cross-task: []}"), "eval.role_shots: Value error, each role"),
+    (("name: t", "name: t\ndecode_kv_mb: 0"), "exp.yaml:2: decode_kv_mb: Input should be greater than or equal to 16"),
 ])
 def test_bad_yaml_gets_file_line_and_key(tmp_path, edit, message):
     text = GOOD.format(store=tmp_path / "s").replace(*edit)

@@ -140,6 +140,9 @@ class ExperimentConfig(_Strict):
     # so 1 lets `--workers 2` evaluate beside one training within the memory of one. Ray schedules by resources.
     train_at_once: int | None = Field(default=None, ge=1)
     batch_tokens: int = Field(default=4096, ge=64)  # padded tokens per evaluation forward pass
+    # MB of KV cache that rows generating together may fill (prompts and every new token): a decoding step
+    # reads all weights whatever the rows, so fuller steps are faster; this bounds the memory it costs.
+    decode_kv_mb: int = Field(default=1024, ge=16)
     trust_remote_code: bool = False  # runs code from a model repository: off unless asked
     train_gpus: float = 0  # GPUs a training cell requests from Ray
     # Where trained models travel between Ray nodes: None through Ray's object store (adapters, small

@@ -107,7 +107,7 @@ class CellRunner:
             release_freed_memory()
             folder = self.locate(model.train_cell) if model.train_cell else None
             loaded = open_model(model, self._options(), folder)
-            lm = language_model(loaded, self.config.batch_tokens)
+            lm = language_model(loaded, self.config.batch_tokens, decode_kv_bytes=self.config.decode_kv_mb << 20)
             self._lm, self._facts, self._model_key = lm, model_facts(loaded), model.load_key
             self.load_seconds += time.perf_counter() - started
         return self._lm
