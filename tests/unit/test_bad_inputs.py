@@ -2,13 +2,17 @@
 2, and no traceback. One row per input; each row builds its own files in a temporary folder.
 
 Rows that need a model use the tiny random Llama (conftest), built only if a selected row uses it; each command
-runs in a subprocess, as a user runs it, side by side with the others (one per core).
+runs in a process of its own, as a user runs it, side by side with the others (one per core). The processes are
+forked from a server that has imported the CLI, torch and transformers once (`SERVER`): most rows are answered
+before a fresh interpreter would have finished its imports (83 rows: 150 s of subprocesses on 2 slow cores, most
+of it importing the same modules 83 times).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -269,11 +273,65 @@ class _Fixtures:
         return self.data if key == "data" else str(self.request.getfixturevalue("tiny_model_dir"))
 
 
-def _answer(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "FTSCOPE_CACHE": str(tmp / "cache"),
-           "OMP_NUM_THREADS": "1"}  # rows run side by side: one thread each
-    return subprocess.run([sys.executable, "-c", "from ftscope.cli import main; main()", *args], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=tmp)
+# One row per line on stdin (JSON: args, cwd, env, out, err); per row, a forked child runs `ftscope ARGS` with its
+# stdout and stderr in those files, and the server answers its exit code. Importing torch runs no OpenMP region,
+# so the children may still use threads; every environment variable read at import time (HF_HUB_OFFLINE,
+# COLUMNS, OMP_NUM_THREADS) is the same for all rows and set for the server itself.
+SERVER = r"""
+import json, os, signal, sys, traceback
+from ftscope.cli import main
+import torch, transformers
+for line in sys.stdin:
+    job = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        signal.alarm(300)
+        os.chdir(job["cwd"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        for fd, path in ((1, job["out"]), (2, job["err"])):
+            os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        sys.argv = ["ftscope", *job["args"]]
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush(), sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def _env(tmp: Path | None = None) -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400", "OMP_NUM_THREADS": "1"}  # one thread per row
+    return {**env, "FTSCOPE_CACHE": str(tmp / "cache")} if tmp else env
+
+
+class _Server:
+    """A process that answers rows one at a time (one server per core)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=_env())
+
+    def answer(self, args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+        out, err = tmp / "answer.out", tmp / "answer.err"
+        job = {"args": args, "cwd": str(tmp), "env": _env(tmp), "out": str(out), "err": str(err)}
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        code = self.proc.stdout.readline()
+        assert code, f"the row server died answering {args}"
+        return subprocess.CompletedProcess(args, int(code), out.read_text(errors="replace"),
+                                           err.read_text(errors="replace"))
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -289,9 +347,24 @@ def answers(request, tmp_path_factory, paper_data) -> dict[str, subprocess.Compl
             tmp = tmp_path_factory.mktemp("row")
             jobs[name] = (setup(tmp, fixtures), tmp)  # in this thread: a row may build the tiny model
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
-        futures = {name: pool.submit(_answer, *job) for name, job in jobs.items()}
-        return {name: f.result() for name, f in futures.items()}
+    servers = queue.Queue()
+    for _ in range(max(1, min(cores, len(jobs)))):
+        servers.put(_Server())
+
+    def answer(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
+        server = servers.get()
+        try:
+            return server.answer(args, tmp)
+        finally:
+            servers.put(server)
+
+    try:
+        with ThreadPoolExecutor(max_workers=servers.qsize()) as pool:
+            futures = {name: pool.submit(answer, *job) for name, job in jobs.items()}
+            return {name: f.result() for name, f in futures.items()}
+    finally:
+        while not servers.empty():
+            servers.get().close()
 
 
 def test_the_table_is_large_enough():
