@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
-from ftscope.training.batches import collate, epoch_batches, plan
+from ftscope.training.batches import PIECE_TOKENS, collate, epoch_batches, pieces_of, plan
 from ftscope.training.data import TrainItem
-from ftscope.training.loop import lr_at, pieces_of
+from ftscope.training.loop import lr_at
 from ftscope.training.tokens import Row, tokenize
 
 
@@ -70,4 +71,34 @@ def test_long_batches_run_in_pieces_within_the_token_budget():
     rows = (Row((1,) * 100, 1), Row((1,) * 90, 1), Row((1,) * 80, 1), Row((1,) * 10, 1))
     assert pieces_of([0, 1, 2], rows, max_tokens=200) == [[0, 1], [2]]
     assert pieces_of([3], rows, max_tokens=5) == [[3]]  # a row longer than the budget still runs
-    assert pieces_of([0, 1, 2, 3], rows, max_tokens=10_000) == [[0, 1, 2, 3]]
+    # one pass would pad the 10-token row to 100 (400 tokens); two passes pad 300 + 10, plus one pass's cost
+    assert pieces_of([0, 1, 2, 3], rows, max_tokens=10_000) == [[0, 1, 2], [3]]
+    assert pieces_of([3, 2, 1, 0], rows, max_tokens=10_000) == [[0, 1, 2], [3]]  # longest first, whatever came in
+
+
+def padded(pieces: list[list[int]], rows) -> int:
+    return sum(len(p) * max(len(rows[i]) for i in p) + PIECE_TOKENS for p in pieces)
+
+
+def splits(items: list[int]):
+    """Every way to cut a list into consecutive runs."""
+    if not items:
+        yield []
+        return
+    for k in range(1, len(items) + 1):
+        for rest in splits(items[k:]):
+            yield [items[:k], *rest]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pieces_pad_no_more_than_any_split_of_the_sorted_batch_within_the_budget(seed):
+    rng = random.Random(seed)
+    rows = tuple(Row((1,) * rng.randint(1, 300), 1) for _ in range(rng.randint(1, 8)))
+    budget = rng.choice([100, 400, 1_000, 100_000])
+    found = pieces_of(list(range(len(rows))), rows, budget)
+    assert sorted(i for p in found for i in p) == list(range(len(rows)))
+    assert all(len(p) == 1 or len(p) * max(len(rows[i]) for i in p) <= budget for p in found)
+    longest_first = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
+    allowed = [s for s in splits(longest_first)
+               if all(len(p) == 1 or len(p) * len(rows[p[0]]) <= budget for p in s)]
+    assert padded(found, rows) == min(padded(s, rows) for s in allowed)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ftscope.training import checkpoints
-from ftscope.training.batches import Batch, Window, collate
+from ftscope.training.batches import Batch, Window, collate, pieces_of
 from ftscope.training.distributed import load_state, optimizer_state, sum_over_processes, trainable_state
 from ftscope.training.fused_lora import fused_lora
 from ftscope.training.tokens import Row
@@ -187,12 +187,6 @@ def _seed(key: str) -> None:
     resumed run needs no RNG history."""
     if key:
         torch.manual_seed(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
-
-
-def pieces_of(batch: list[int], rows: tuple[Row, ...], max_tokens: int) -> list[list[int]]:
-    """Split a batch so that no forward pass pads to more than max_tokens (one row at least)."""
-    per = max(1, max_tokens // max(len(rows[i]) for i in batch))
-    return [batch[k:k + per] for k in range(0, len(batch), per)]
 
 
 def target_loss(model: Any, batch: Batch, bf16: bool) -> torch.Tensor:
