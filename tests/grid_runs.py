@@ -1,6 +1,10 @@
 """A small experiment grid on the tiny random model, run through the real `ftscope run` in a subprocess, as the
 crash-safety and runner tests use it: one LoRA train cell and 12 eval cells (two models × three datasets × 0/1
-shot), small enough for a few dozen seconds, with a checkpoint every step so a kill mid-training resumes."""
+shot), small enough for a few dozen seconds, with a checkpoint every step so a kill mid-training resumes.
+
+Every run of it uses one thread per worker (`threads: 1`), one worker or several: the tests compare stores byte
+for byte, and a matmul kernel may split its sums differently at another thread count (on a CI machine one eval
+cell's scores differed in their last bits between 1 worker × 2 threads and 2 workers × 1 thread)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ name: tiny
 store: {store}
 models: [{model}]
 data_dir: {data}
+threads: 1
 train:
   methods: [lora]
   datasets: [amazon]

@@ -36,6 +36,10 @@ class CellRunner:
         self._facts: dict[str, Any] = {}
         self._tests: dict[str, Any] = {}
         self.load_seconds = 0.0  # spent loading models since the last `take_load_seconds`
+        if config.threads:  # for every cell: a training cell loads its model without these load options
+            import torch
+
+            torch.set_num_threads(config.threads)
 
     def run(self, cell: Cell, files: CellFiles, progress: Callable[..., None] | None = None) -> None:
         if isinstance(cell, TrainCell):
