@@ -152,26 +152,42 @@ def plan_cmd(
         raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     from ftscope.experiments.config import load_experiment
     from ftscope.experiments.grid import expand
-    from ftscope.experiments.planning import plan_rows
+    from ftscope.experiments.planning import StudyTimes, plan_rows, study_hours, items_held
+    from ftscope.experiments.store import Store
 
     config = load_experiment(experiment, override or [])
     grid = expand(config, check_models=False)  # planning needs no model on this machine
     out = out_console()
-    table = Table("claim", "design", "verdict possible", "detectable (80% power)", f"power at {effect:g}",
-                  "seeds needed", "items needed", "training sets needed", title=f"{config.name}: what it can tell")
     pilot = _pilot(from_store) if from_store else {}
-    for r in plan_rows(grid, effect, pilot):
-        need = r.needed
+    times = StudyTimes.measured(Store(from_store)) if from_store else None
+    now = study_hours(grid, times) if times else None
+    title = f"{config.name}: what it can tell" + (f" (this study: ≈ {now:.1f} h of compute)" if now else "")
+    table = Table("claim", "design", "verdict possible", "detectable (80% power)", f"power at {effect:g}",
+                  "seeds needed", "items needed", "training sets needed", title=title)
+    for r in plan_rows(grid, effect, pilot, times):
+        need, hours = r.needed, r.hours
         table.add_row(r.claim, r.design, r.verdict_possible, "" if r.mde is None else f"{r.mde:.3f}",
                       "" if r.power_at_effect is None else f"{r.power_at_effect:.0%}",
-                      *(("–" if v is None else str(v)) for v in ((need.seeds, need.items, need.train_sets)
-                                                                 if need else (None, None, None))))
+                      *(_size(n, h) for n, h in zip(
+                          (need.seeds, need.items, need.train_sets) if need else (None, None, None),
+                          (hours.seeds, hours.items, hours.train_sets) if hours else (None, None, None))))
     out.print(table)
     out.print("design: groups × training sets per group × seeds; test sets × items per model. "
               "Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
               "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
-              "one lever at a time (– : that lever alone cannot reach the power).")
+              "one lever at a time (– : that lever alone cannot reach the power, or needs more items than the "
+              f"smallest test set holds, {items_held(grid)})."
+              + (" ≈ h: the whole study's compute with that size, at the speed the pilot store measured here (per "
+                 "training cell and per evaluated item, summed over cells: divide by --workers for the wall "
+                 "clock); added seeds and training sets are taken to cost what the present ones do." if times
+                 else ""))
     _print_memory(out, grid, gpu_gb)
+
+
+def _size(needed: int | None, hours: float | None) -> str:
+    if needed is None:
+        return "–"
+    return f"{needed} (≈ {hours:.1f} h)" if hours is not None else str(needed)
 
 
 def _print_memory(out, grid, gpu_gb: float | None) -> None:
