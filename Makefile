@@ -17,10 +17,13 @@ demo: setup
 	$(BIN)/ftscope run configs/demo.yaml --workers 2
 
 # `make test` (CI): everything but the tests marked slow (multi-process training, simulated clusters, the
-# 200-step LoRA, every dataset twice); `make test-all` adds them (about twice as long).
+# 200-step LoRA, every dataset twice); `make test-all` adds them (about twice as long). The suite runs on
+# TEST_WORKERS processes (pytest-xdist; `auto`: one per core, at most 4), a file's tests on one of them so its
+# session fixtures are built once; TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 test-all: setup
 	$(BIN)/lint-imports

@@ -83,7 +83,7 @@ def test_datasets_says_where_each_dataset_would_load_from(venv, paper_data):
                 env={"FTSCOPE_DATA_DIR": str(paper_data), "COLUMNS": "1000"})
     assert given.returncode == 0 and f"data folder: {paper_data}" in given.stdout
     assert str(paper_data / "sentiment" / "sst2_test_500.json") in given.stdout.replace("\n", "")
-    none = run(bin_(venv, "ftscope"), "datasets", cwd=venv / "elsewhere")
+    none = run(bin_(venv, "ftscope"), "datasets", cwd=venv / "elsewhere", env={"COLUMNS": "1000"})
     assert none.returncode == 0 and "data folder: none found" in none.stdout
     assert "$FTSCOPE_DATA_DIR/sentiment/sst2_test_500.json" in none.stdout.replace("\n", "").replace(" │", "")
 
