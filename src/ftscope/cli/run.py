@@ -152,7 +152,7 @@ def plan_cmd(
         raise ConfigError(f"--effect: {effect}: give an effect on the 0–1 score scale, e.g. 0.05")
     from ftscope.experiments.config import load_experiment
     from ftscope.experiments.grid import expand
-    from ftscope.experiments.planning import StudyTimes, plan_rows, study_hours, items_held
+    from ftscope.experiments.planning import StudyTimes, plan_rows, study_hours
     from ftscope.experiments.store import Store
 
     config = load_experiment(experiment, override or [])
@@ -176,7 +176,7 @@ def plan_cmd(
               "Effects on the 0–1 score scale (accuracy, ROUGE-L; Y(a) a ratio; B judge grade points). Variance "
               "components assumed per measure (ftscope.experiments.planning.DEFAULT_COMPONENTS); needed sizes vary "
               "one lever at a time (– : that lever alone cannot reach the power, or needs more items than the "
-              f"smallest test set holds, {items_held(grid)})."
+              "smallest test set holds)."
               + (" ≈ h: the whole study's compute with that size, at the speed the pilot store measured here (per "
                  "training cell and per evaluated item, summed over cells: divide by --workers for the wall "
                  "clock); added seeds and training sets are taken to cost what the present ones do." if times

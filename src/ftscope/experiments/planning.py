@@ -12,6 +12,7 @@ speed the pilot measured on this machine (`StudyTimes`, `study_hours`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -195,7 +196,7 @@ def plan_rows(grid: Grid, effect: float, pilot: dict[str, stats.VarianceComponen
     the level the first test must reach: conservative for the others."""
     rules, designs, pilot = grid.config.verdicts, claim_designs(grid), pilot or {}
     alpha = rules.alpha / max(1, sum(d.shape is not None for d in designs))
-    rows, held = [], items_held(grid)
+    rows, held = [], functools.cache(lambda: items_held(grid))  # reads the test sets, so only when asked
     for d in designs:
         problem = _problem(d, grid)
         if d.shape is None:
@@ -203,7 +204,7 @@ def plan_rows(grid: Grid, effect: float, pilot: dict[str, stats.VarianceComponen
             continue
         c, shape = pilot.get(d.key) or DEFAULT_COMPONENTS[d.measure], d.shape
         needed = stats.sizes_for(effect, _least(shape, rules), c, alpha, rules.power)
-        if needed.items and needed.items > held:  # more items than the test sets hold: not a lever here
+        if needed.items and needed.items > held():  # more items than the test sets hold: not a lever here
             needed = replace(needed, items=None)
         rows.append(PlanRow(d.key, describe(shape), "yes" if problem is None else f"no: {problem}",
                             stats.mde(shape, c, alpha, rules.power), stats.power(effect, shape, c, alpha), needed,
